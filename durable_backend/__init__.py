@@ -1,0 +1,1 @@
+"""Durable AWS Lambda functions for plain sync ``def`` and native ``async def`` handlers."""

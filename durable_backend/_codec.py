@@ -1,0 +1,117 @@
+"""cattrs converters for the two wire flavours of the same models.
+
+* ``boto_converter``: the dicts boto3 takes and returns (timestamps as ``datetime``).
+* ``event_converter``: the Lambda invocation event JSON (timestamps as epoch milliseconds).
+
+Both rename snake_case attributes to the service's PascalCase, ignore keys a newer service may
+add, and omit absent optionals on output. Structure functions are generated once at import, so
+decoding an operation costs a few microseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any, TypeVar
+
+import attrs
+from cattrs import Converter
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from durable_backend import _models as m
+
+T = TypeVar("T")
+
+_MODELS: tuple[type[Any], ...] = (
+    m.ErrorObject,
+    m.ExecutionDetails,
+    m.ContextDetails,
+    m.StepDetails,
+    m.WaitDetails,
+    m.CallbackDetails,
+    m.ChainedInvokeDetails,
+    m.Operation,
+    m.ContextOptions,
+    m.StepOptions,
+    m.WaitOptions,
+    m.CallbackOptions,
+    m.ChainedInvokeOptions,
+    m.OperationUpdate,
+    m.CheckpointUpdatedExecutionState,
+    m.CheckpointDurableExecutionOutput,
+    m.GetDurableExecutionStateOutput,
+    m.InitialExecutionState,
+    m.DurableInvocationInput,
+    m.DurableInvocationOutput,
+)
+
+_SPECIAL_NAMES = {"x_amzn_trace_id": "XAmznTraceId"}
+
+
+def wire_name(attribute: str) -> str:
+    """``parent_id`` -> ``ParentId``: the service's spelling of a model attribute."""
+    special = _SPECIAL_NAMES.get(attribute)
+    if special is not None:
+        return special
+    return "".join(part[:1].upper() + part[1:] for part in attribute.split("_"))
+
+
+def _epoch_ms_to_datetime(value: Any, _: type[Any]) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
+    if isinstance(value, str):
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    raise TypeError(f"expected epoch milliseconds, got {type(value).__name__}")
+
+
+def _datetime_to_epoch_ms(value: datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def _boto_datetime(value: Any, _: type[Any]) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    return _epoch_ms_to_datetime(value, datetime)
+
+
+def _build(structure_datetime: Callable[[Any, type[Any]], datetime],
+           unstructure_datetime: Callable[[datetime], Any]) -> Converter:
+    converter = Converter(
+        detailed_validation=False,
+        unstruct_collection_overrides={tuple: list},
+    )
+    converter.register_structure_hook(datetime, structure_datetime)
+    converter.register_unstructure_hook(datetime, unstructure_datetime)
+    converter.register_unstructure_hook_func(
+        lambda cls: isinstance(cls, type) and issubclass(cls, Enum), lambda value: value.value
+    )
+    for model in _MODELS:
+        renames = {a.name: override(rename=wire_name(a.name)) for a in attrs.fields(model)}
+        converter.register_structure_hook(
+            model, make_dict_structure_fn(model, converter, **renames)  # type: ignore[arg-type]
+        )
+        converter.register_unstructure_hook(
+            model,
+            make_dict_unstructure_fn(
+                model, converter, _cattrs_omit_if_default=True, **renames  # type: ignore[arg-type]
+            ),
+        )
+    return converter
+
+
+boto_converter: Converter = _build(_boto_datetime, lambda value: value)
+event_converter: Converter = _build(_epoch_ms_to_datetime, _datetime_to_epoch_ms)
+
+
+def to_wire(value: Any, converter: Converter = boto_converter) -> dict[str, Any]:
+    """Unstructure one model into a wire dict, absent optionals omitted."""
+    result: dict[str, Any] = converter.unstructure(value)
+    return result
+
+
+def from_wire(data: Mapping[str, Any], cls: type[T], converter: Converter = boto_converter) -> T:
+    """Structure a wire dict into ``cls``, ignoring keys a newer service added."""
+    return converter.structure(data, cls)

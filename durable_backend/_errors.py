@@ -1,0 +1,153 @@
+"""Errors: backend failures (``DurableError``) and per-operation failures users catch.
+
+Backend errors are classified by error code and HTTP status (protocol.md §5). Each says what
+happened, in which call, and what the caller should do; ``retry_invocation`` tells the handler
+whether to raise out of Lambda (so the service re-invokes) or fail the execution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from durable_backend._models import ErrorObject
+
+
+class DurableError(Exception):
+    """A call across the backend boundary failed."""
+
+    retry_invocation: bool = False
+    advice: str = "The execution cannot continue; fix the cause and start a new execution."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        call: str = "",
+        code: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        self.message = message
+        self.call = call
+        self.code = code
+        self.http_status = http_status
+        where = f"{call} failed" if call else "durable backend call failed"
+        detail = f" ({code}, HTTP {http_status})" if code or http_status else ""
+        super().__init__(f"{where}{detail}: {message}. {self.advice}")
+
+
+class StaleCheckpointTokenError(DurableError):
+    """The checkpoint token was already consumed or belongs to another invocation."""
+
+    retry_invocation = True
+    advice = "Raise out of the handler so Lambda re-invokes it with a fresh token."
+
+
+class ThrottledError(DurableError):
+    retry_invocation = True
+    advice = "Retries are exhausted; raise out of the handler so Lambda retries the invocation."
+
+
+class ServiceUnavailableError(DurableError):
+    retry_invocation = True
+    advice = "Retries are exhausted; raise out of the handler so Lambda retries the invocation."
+
+
+class InvalidRequestError(DurableError):
+    advice = "The request was rejected as invalid; this is a bug in the caller, not transient."
+
+
+class NotFoundError(DurableError):
+    advice = "Check the execution ARN: the execution does not exist or has been deleted."
+
+
+class KMSError(DurableError):
+    advice = "Fix the function's KMS key configuration; retrying will not help."
+
+
+class CallbackNotOpenError(DurableError):
+    """A callback API was called on a callback that is closed or has timed out."""
+
+    advice = "The callback already completed or timed out; nothing is waiting for this answer."
+
+
+class DurableExecutionsError(Exception):
+    """Base of the errors a durable function's own code sees (official SDK name)."""
+
+
+class ValidationError(DurableExecutionsError, ValueError):
+    """A config or argument is invalid; raised before anything is checkpointed."""
+
+
+class NonDeterministicExecutionError(DurableExecutionsError):
+    """The code took a different path on replay than the history records."""
+
+
+class InvalidEventError(DurableExecutionsError, ValueError):
+    """The Lambda event is not a durable invocation, or lacks a required field."""
+
+
+class SerDesError(DurableExecutionsError):
+    """A value could not be serialized or deserialized; never retried."""
+
+
+class DurableOperationError(DurableExecutionsError):
+    """A durable operation failed; rebuilt from the checkpointed error on replay."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        error_type: str | None = None,
+        data: str | None = None,
+        stack_trace: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_type = error_type or type(self).__name__
+        self.data = data
+        self.stack_trace = list(stack_trace) if stack_trace is not None else None
+
+    @classmethod
+    def from_error_object(cls, error: ErrorObject | None) -> DurableOperationError:
+        if error is None:
+            return cls("operation failed without an error object")
+        return cls(error.error_message, error.error_type, error.error_data, error.stack_trace)
+
+    def to_error_object(self) -> ErrorObject:
+        return ErrorObject(
+            error_message=self.message,
+            error_type=self.error_type,
+            error_data=self.data,
+            stack_trace=tuple(self.stack_trace) if self.stack_trace is not None else None,
+        )
+
+
+class StepError(DurableOperationError):
+    pass
+
+
+class InvokeError(DurableOperationError):
+    pass
+
+
+class ChildContextError(DurableOperationError):
+    pass
+
+
+class WaitForConditionError(DurableOperationError):
+    pass
+
+
+class CallbackError(DurableOperationError):
+    pass
+
+
+class CallbackExternalError(CallbackError):
+    pass
+
+
+class CallbackTimeoutError(CallbackError):
+    pass
+
+
+class CallbackSubmitterError(CallbackError):
+    pass
