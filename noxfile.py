@@ -28,3 +28,37 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", "--strict", "durable_backend")
     session.run("mypy", "--strict", "tests/typing")
     session.run("pyright")
+
+
+# Benchmarks: each SDK in its own virtualenv, then one joined report (benchmarks/README.md).
+# `nox -s bench [-- --quick]` runs them all; `nox -s bench_<sdk> [-- --quick]` runs one SDK.
+def _bench(session: nox.Session, sdk: str, *install: str) -> None:
+    session.install(*install)
+    session.run("python", "-m", f"benchmarks.run_{sdk}", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench_official(session: nox.Session) -> None:
+    _bench(session, "official", "aws-durable-execution-sdk-python>=3,<4")
+
+
+@nox.session(python=PYTHON)
+def bench_fork(session: nox.Session) -> None:
+    _bench(session, "fork", "async-durable-execution>=2,<3")
+
+
+@nox.session(python=PYTHON)
+def bench_ours(session: nox.Session) -> None:
+    _bench(session, "ours", "-e", ".")
+
+
+@nox.session(python=PYTHON)
+def bench_report(session: nox.Session) -> None:
+    session.install("rich>=13.7")
+    session.run("python", "-m", "benchmarks.report", *session.posargs)
+
+
+@nox.session(python=False)
+def bench(session: nox.Session) -> None:
+    for name in ("bench_official", "bench_fork", "bench_ours", "bench_report"):
+        session.notify(name, session.posargs)

@@ -87,7 +87,7 @@ def fetch_all_operations(
     next_marker: str,
     max_items: int = DEFAULT_MAX_ITEMS,
 ) -> list[Operation]:
-    """Read the page at ``next_marker`` (``""`` is the first) and follow ``NextMarker`` to the end."""
+    """Read the page at ``next_marker`` (``""`` is the first) and follow ``NextMarker``."""
     operations: list[Operation] = []
     marker = next_marker
     while True:

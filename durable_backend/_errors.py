@@ -8,6 +8,7 @@ whether to raise out of Lambda (so the service re-invokes) or fail the execution
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Self
 
 from durable_backend._models import ErrorObject
 
@@ -31,7 +32,8 @@ class DurableError(Exception):
         self.code = code
         self.http_status = http_status
         where = f"{call} failed" if call else "durable backend call failed"
-        detail = f" ({code}, HTTP {http_status})" if code or http_status else ""
+        parts = [part for part in (code, http_status and f"HTTP {http_status}") if part]
+        detail = f" ({', '.join(parts)})" if parts else ""
         super().__init__(f"{where}{detail}: {message}. {self.advice}")
 
 
@@ -42,14 +44,31 @@ class StaleCheckpointTokenError(DurableError):
     advice = "Raise out of the handler so Lambda re-invokes it with a fresh token."
 
 
-class ThrottledError(DurableError):
+class TransientError(DurableError):
+    """A failure worth retrying with backoff: throttling, 5xx, a lost connection or response."""
+
     retry_invocation = True
     advice = "Retries are exhausted; raise out of the handler so Lambda retries the invocation."
 
 
-class ServiceUnavailableError(DurableError):
-    retry_invocation = True
-    advice = "Retries are exhausted; raise out of the handler so Lambda retries the invocation."
+class ThrottledError(TransientError):
+    """429: the service asked the caller to slow down, maybe saying for how long."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        call: str = "",
+        code: str | None = None,
+        http_status: int | None = None,
+        retry_after_seconds: float | None = None,
+    ) -> None:
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__(message, call=call, code=code, http_status=http_status)
+
+
+class ServiceUnavailableError(TransientError):
+    """5xx, a connection that failed, or a response that never arrived."""
 
 
 class InvalidRequestError(DurableError):
@@ -58,6 +77,13 @@ class InvalidRequestError(DurableError):
 
 class NotFoundError(DurableError):
     advice = "Check the execution ARN: the execution does not exist or has been deleted."
+
+
+class AccessDeniedError(DurableError):
+    advice = (
+        "Check the credentials and that the function's role allows "
+        "lambda:CheckpointDurableExecution and lambda:GetDurableExecutionState."
+    )
 
 
 class KMSError(DurableError):
@@ -107,7 +133,7 @@ class DurableOperationError(DurableExecutionsError):
         self.stack_trace = list(stack_trace) if stack_trace is not None else None
 
     @classmethod
-    def from_error_object(cls, error: ErrorObject | None) -> DurableOperationError:
+    def from_error_object(cls, error: ErrorObject | None) -> Self:
         if error is None:
             return cls("operation failed without an error object")
         return cls(error.error_message, error.error_type, error.error_data, error.stack_trace)
@@ -151,3 +177,41 @@ class CallbackTimeoutError(CallbackError):
 
 class CallbackSubmitterError(CallbackError):
     pass
+
+
+_WIRE_PREFIXES = ("durable_backend.", "aws_durable_execution_sdk_python.exceptions.")
+
+
+def wire_error_type(error: DurableOperationError) -> str:
+    """The ErrorType an operation error is recorded under, so replay rebuilds its class."""
+    return f"durable_backend.{type(error).__name__}"
+
+
+def rebuild_operation_error(
+    error: ErrorObject | None, default: type[DurableOperationError]
+) -> DurableOperationError:
+    """The same error class on replay as on the first run, from the checkpointed fields.
+
+    Types recorded by the official SDK map to ours too, so histories port across SDKs.
+    """
+    cls = default
+    error_type = error.error_type if error is not None else None
+    if error_type and error_type.startswith(_WIRE_PREFIXES):
+        cls = _OPERATION_ERRORS.get(error_type.rsplit(".", 1)[-1], default)
+    return cls.from_error_object(error)
+
+
+_OPERATION_ERRORS: dict[str, type[DurableOperationError]] = {
+    cls.__name__: cls
+    for cls in (
+        DurableOperationError,
+        StepError,
+        InvokeError,
+        ChildContextError,
+        WaitForConditionError,
+        CallbackError,
+        CallbackExternalError,
+        CallbackTimeoutError,
+        CallbackSubmitterError,
+    )
+}

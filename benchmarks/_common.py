@@ -1,0 +1,552 @@
+"""The SDK-neutral half of the suite: workloads, histories, the fake store, timing, results.
+
+Stdlib only: it is imported by every runner, each in the virtualenv of its own SDK.
+
+Method, so the numbers mean the same thing for every SDK:
+
+* Every SDK talks to the same in-process ``FakeStore`` through a thin adapter at its own
+  service-client boundary (model objects in, model objects out, no JSON). A checkpoint checks
+  and rotates the token, applies the updates and echoes the touched operations as the delta;
+  get-state pages the stored operations. So each SDK does all of its own work and none of a
+  network's.
+* Replay histories use the official operation ids (blake2b of ``"<n>"``, hex[:64]), so every
+  SDK replays them without running a step body. The invocation event carries the first page
+  of 1000 operations; the rest is fetched through get-state, as from the service.
+* One untimed, instrumented run per workload counts API calls, updates and threads (a sampler
+  would perturb the timings), then ``repeats`` timed runs measure wall time with
+  ``time.perf_counter`` around the Lambda handler call only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+EXECUTION_ID = "0b1d4e5c-bench"
+ARN = (
+    "arn:aws:lambda:us-east-1:123456789012:function:bench:$LATEST"
+    f"/durable-execution/bench/{EXECUTION_ID}"
+)
+T0_MS = 1_767_225_600_000
+PAGE_SIZE = 1000
+
+
+def operation_id(n: int, parent: str | None = None) -> str:
+    """The official SDK's deterministic id of the n-th durable call (n from 1) in a context."""
+    raw = f"{parent}-{n}" if parent else str(n)
+    return hashlib.blake2b(raw.encode()).hexdigest()[:64]
+
+
+def step_name(i: int) -> str:
+    return f"s{i}"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One scenario; ``op_count`` is the durable operations the handler performs or replays."""
+
+    id: str
+    kind: str  # steps | replay | map | big-replay
+    n: int
+    repeats: int
+    op_count: int
+    sleep_s: float = 0.0
+    concurrency: int | None = None
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        return {"n": self.n, "sleep": self.sleep_s, "concurrency": self.concurrency}
+
+    @property
+    def replayed_steps(self) -> int:
+        return self.n if self.kind in ("replay", "big-replay") else 0
+
+    @property
+    def expected_result(self) -> int:
+        if self.kind == "map":
+            return self.n * (self.n - 1)
+        return self.n * (self.n + 1) // 2
+
+    @property
+    def body_seconds(self) -> float:
+        return self.n * self.sleep_s
+
+
+def workloads(quick: bool, repeats: int | None = None) -> list[Workload]:
+    """The suite; ``--quick`` keeps every shape with tiny N and one repeat."""
+
+    def r(default: int) -> int:
+        return 1 if quick else (repeats or default)
+
+    steps = (5, 10) if quick else (100, 1000)
+    replays = (10, 50) if quick else (1000, 10000)
+    mapped = 20 if quick else 1000
+    sleeps = 2 if quick else 10
+    big = 2000 if quick else 100_000
+    suite = [
+        Workload("overhead/0-ops", "steps", 0, r(30), 0),
+        Workload("overhead/1-op", "steps", 1, r(30), 1),
+        Workload(f"steps/{steps[0]}", "steps", steps[0], r(15), steps[0]),
+        Workload(f"steps/{steps[1]}", "steps", steps[1], r(5), steps[1]),
+        Workload(f"replay/{replays[0]}", "replay", replays[0], r(10), replays[0]),
+        Workload(f"replay/{replays[1]}", "replay", replays[1], r(5), replays[1]),
+        # one MAP context, one MapIteration context per item, one step per item
+        Workload(f"map/{mapped}", "map", mapped, r(5), 1 + 2 * mapped),
+        Workload(f"map/{mapped}/c16", "map", mapped, r(5), 1 + 2 * mapped, concurrency=16),
+        Workload(f"sleep/{sleeps}x150ms", "steps", sleeps, r(3), sleeps, sleep_s=0.15),
+        Workload(f"replay-big/{big}", "big-replay", big, r(3), big),
+    ]
+    return suite
+
+
+# region histories and events
+
+
+def execution_operation(payload: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "Id": EXECUTION_ID,
+        "Type": "EXECUTION",
+        "Status": "STARTED",
+        "StartTimestamp": T0_MS,
+        "ExecutionDetails": {"InputPayload": json.dumps(payload)},
+    }
+
+
+def completed_step(i: int) -> dict[str, Any]:
+    return {
+        "Id": operation_id(i),
+        "Type": "STEP",
+        "SubType": "Step",
+        "Name": step_name(i),
+        "Status": "SUCCEEDED",
+        "StartTimestamp": T0_MS + i,
+        "EndTimestamp": T0_MS + i,
+        "StepDetails": {"Attempt": 1, "Result": json.dumps(i)},
+    }
+
+
+def history(workload: Workload) -> list[dict[str, Any]]:
+    """The stored operations (invocation-event flavour: epoch-ms timestamps) before the run."""
+    ops = [execution_operation(workload.payload)]
+    ops.extend(completed_step(i) for i in range(1, workload.replayed_steps + 1))
+    return ops
+
+
+def invocation_event(ops: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The Lambda event: first page inline, the rest behind ``NextMarker`` (an offset)."""
+    return {
+        "DurableExecutionArn": ARN,
+        "CheckpointToken": "token-0",
+        "InitialExecutionState": {
+            "Operations": list(ops[:PAGE_SIZE]),
+            "NextMarker": str(PAGE_SIZE) if len(ops) > PAGE_SIZE else "",
+        },
+    }
+
+
+def with_datetimes(op: Mapping[str, Any]) -> dict[str, Any]:
+    """The same operation in boto3 flavour: timestamps as aware datetimes."""
+    out = dict(op)
+    for key in ("StartTimestamp", "EndTimestamp"):
+        if key in out:
+            out[key] = datetime.fromtimestamp(out[key] / 1000, tz=UTC)
+    return out
+
+
+class FakeLambdaContext:
+    """The attributes the SDKs read from Lambda's context object."""
+
+    aws_request_id = "bench-request"
+    log_group_name = "/aws/lambda/bench"
+    log_stream_name = "bench"
+    function_name = "bench"
+    memory_limit_in_mb = "1024"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    tenant_id = None
+    client_context = None
+    identity = None
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+    def log(self, msg: str) -> None:
+        sys.stdout.write(msg)
+
+
+# endregion
+# region fake store
+
+
+@dataclass
+class Counters:
+    checkpoint_calls: int = 0
+    get_state_calls: int = 0
+    updates: int = 0
+    backend_threads: set[int] = field(default_factory=set)
+    body_threads: set[int] = field(default_factory=set)
+
+
+class FakeStore:
+    """Zero-latency service state shared by every SDK's adapter.
+
+    ``transition(previous, update, now)`` (per SDK, in its own model types) returns the stored
+    operation after one update; ``key`` reads an operation's or update's id.
+    """
+
+    def __init__(
+        self,
+        transition: Callable[[Any, Any, datetime], Any],
+        key: Callable[[Any], str],
+        is_succeeded_step: Callable[[Any], bool],
+    ) -> None:
+        self._transition = transition
+        self._key = key
+        self._is_succeeded_step = is_succeeded_step
+        self._lock = threading.Lock()
+        self.reset([])
+
+    def reset(self, operations: Sequence[Any]) -> None:
+        self.operations: dict[str, Any] = {self._key(op): op for op in operations}
+        self.order: list[str] = list(self.operations)
+        self.token_number = 0
+        self.counters = Counters()
+
+    @property
+    def token(self) -> str:
+        return f"token-{self.token_number}"
+
+    def _check_token(self, token: str) -> None:
+        if token != self.token:
+            raise RuntimeError(f"Invalid checkpoint token {token!r}; current is {self.token!r}")
+
+    def checkpoint(self, token: str, updates: Sequence[Any]) -> tuple[str, list[Any]]:
+        """Consume ``token``, apply ``updates`` and return the next token and the delta."""
+        with self._lock:
+            self._check_token(token)
+            self.counters.checkpoint_calls += 1
+            self.counters.updates += len(updates)
+            self.counters.backend_threads.add(threading.get_ident())
+            now = datetime.now(UTC)
+            touched: dict[str, Any] = {}
+            for update in updates:
+                op_id = self._key(update)
+                previous = self.operations.get(op_id)
+                if previous is None:
+                    self.order.append(op_id)
+                operation = self._transition(previous, update, now)
+                self.operations[op_id] = operation
+                touched[op_id] = operation
+            self.token_number += 1
+            return self.token, list(touched.values())
+
+    def page(self, token: str, marker: str, max_items: int) -> tuple[list[Any], str]:
+        """One page of stored operations in start order; the marker is an offset."""
+        with self._lock:
+            self._check_token(token)
+            self.counters.get_state_calls += 1
+            self.counters.backend_threads.add(threading.get_ident())
+            start = int(marker or 0)
+            end = start + max_items
+            ids = self.order[start:end]
+            return [self.operations[i] for i in ids], (str(end) if end < len(self.order) else "")
+
+    def succeeded_steps(self) -> int:
+        return sum(1 for op in self.operations.values() if self._is_succeeded_step(op))
+
+
+def status_for(action: str) -> str:
+    """The status an accepted update leaves an operation in (protocol.md §3)."""
+    return {
+        "START": "STARTED",
+        "SUCCEED": "SUCCEEDED",
+        "FAIL": "FAILED",
+        "RETRY": "PENDING",
+        "CANCEL": "CANCELLED",
+    }[action]
+
+
+def body(i: int, sleep_s: float, counters_of: Callable[[], Counters]) -> Callable[[Any], int]:
+    """A sync step body: records its thread, sleeps if asked, returns ``i``."""
+
+    def run(_step_context: Any) -> int:
+        counters_of().body_threads.add(threading.get_ident())
+        if sleep_s:
+            time.sleep(sleep_s)
+        return i
+
+    return run
+
+
+# endregion
+# region measurement
+
+
+class ThreadSampler:
+    """Samples ``threading.active_count()`` every 0.5 ms; the sampler itself is not counted."""
+
+    def __init__(self, interval: float = 0.0005) -> None:
+        self._interval = interval
+        self._stop = threading.Event()
+        self.peak = threading.active_count()
+        self._thread = threading.Thread(target=self._loop, name="bench-sampler", daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.peak = max(self.peak, threading.active_count() - 1)
+
+    def __enter__(self) -> ThreadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@dataclass
+class Variant:
+    """One SDK configuration (e.g. ``official``, ``ours-async``) wired to its fake store.
+
+    ``to_operations`` turns event-flavour operation dicts into the SDK's model objects for the
+    store; ``invoke`` is the timed part: the SDK's Lambda handler called with the event.
+    """
+
+    name: str
+    store: FakeStore
+    to_operations: Callable[[list[dict[str, Any]]], list[Any]]
+    invoke: Callable[[Workload, dict[str, Any]], Mapping[str, Any]]
+    close: Callable[[], None] = lambda: None
+
+
+class BenchmarkError(RuntimeError):
+    """A run ended wrong: the numbers of a run that did not do the work are meaningless."""
+
+
+def _prepare(variant: Variant, workload: Workload) -> dict[str, Any]:
+    ops = history(workload)
+    variant.store.reset(variant.to_operations(ops))
+    return invocation_event(ops)
+
+
+def _check(variant: Variant, workload: Workload, output: Mapping[str, Any]) -> None:
+    where = f"{variant.name} {workload.id}"
+    if output.get("Status") != "SUCCEEDED":
+        raise BenchmarkError(f"{where}: handler returned {dict(output)!r}")
+    result = json.loads(output.get("Result") or "null")
+    if result != workload.expected_result:
+        raise BenchmarkError(f"{where}: result {result!r}, expected {workload.expected_result}")
+    steps = variant.store.succeeded_steps()
+    if steps != workload.n:
+        raise BenchmarkError(f"{where}: {steps} succeeded steps stored, expected {workload.n}")
+
+
+def run_once(variant: Variant, workload: Workload) -> float:
+    event = _prepare(variant, workload)
+    gc.collect()
+    start = time.perf_counter()
+    output = variant.invoke(workload, event)
+    elapsed = time.perf_counter() - start
+    _check(variant, workload, output)
+    return elapsed
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise BenchmarkError("VmRSS missing from /proc/self/status")
+
+
+def child_measure(variant: Variant, workload: Workload) -> dict[str, float]:
+    """In a fresh process: one run, plus resident memory before it and at its peak."""
+    event = _prepare(variant, workload)
+    gc.collect()
+    before = _rss_mb()
+    start = time.perf_counter()
+    output = variant.invoke(workload, event)
+    elapsed = time.perf_counter() - start
+    _check(variant, workload, output)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"elapsed_s": elapsed, "rss_before_mb": before, "peak_rss_mb": peak}
+
+
+def _summary(times: list[float]) -> dict[str, float]:
+    ordered = sorted(times)
+    if len(ordered) >= 4:
+        q1, _, q3 = statistics.quantiles(ordered, n=4)
+    else:
+        q1, q3 = ordered[0], ordered[-1]
+    return {
+        "median_s": statistics.median(ordered),
+        "q1_s": q1,
+        "q3_s": q3,
+        "min_s": ordered[0],
+        "max_s": ordered[-1],
+    }
+
+
+def measure(
+    variant: Variant, workload: Workload, module: str, quick: bool
+) -> dict[str, Any]:
+    """Instrumented run, then the timed repeats (in subprocesses for ``big-replay``)."""
+    event = _prepare(variant, workload)
+    with ThreadSampler() as sampler:
+        output = variant.invoke(workload, event)
+    _check(variant, workload, output)
+    counters = variant.store.counters
+    row: dict[str, Any] = {
+        "variant": variant.name,
+        "workload": workload.id,
+        "kind": workload.kind,
+        "n": workload.n,
+        "op_count": workload.op_count,
+        "repeats": workload.repeats,
+        "checkpoint_calls": counters.checkpoint_calls,
+        "get_state_calls": counters.get_state_calls,
+        "updates": counters.updates,
+        "peak_threads": sampler.peak,
+        "backend_threads": len(counters.backend_threads),
+        "body_threads": len(counters.body_threads),
+    }
+    if workload.kind == "big-replay":
+        samples = [_child(module, variant.name, workload, quick) for _ in range(workload.repeats)]
+        times = [s["elapsed_s"] for s in samples]
+        row["rss_before_mb"] = statistics.median(s["rss_before_mb"] for s in samples)
+        row["peak_rss_mb"] = statistics.median(s["peak_rss_mb"] for s in samples)
+        row["rss_growth_mb"] = row["peak_rss_mb"] - row["rss_before_mb"]
+    else:
+        times = [run_once(variant, workload) for _ in range(workload.repeats)]
+    row["times_s"] = times
+    row.update(_summary(times))
+    ops = workload.op_count
+    overhead = row["median_s"] - workload.body_seconds
+    row["overhead_per_op_us"] = overhead / ops * 1e6 if ops else None
+    row["calls_per_op"] = counters.checkpoint_calls / ops if ops else None
+    return row
+
+
+def _child(module: str, variant: str, workload: Workload, quick: bool) -> dict[str, float]:
+    argv = [sys.executable, "-m", module, "--child", variant, workload.id]
+    if quick:
+        argv.append("--quick")
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BenchmarkError(f"{variant} {workload.id} subprocess failed:\n{done.stderr}")
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def machine_info() -> dict[str, Any]:
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "os": platform.platform(),
+    }
+
+
+# endregion
+# region command line
+
+
+def main(
+    sdk: str,
+    module: str,
+    version: str,
+    variants: Callable[[], list[Variant]],
+    argv: Sequence[str] | None = None,
+    skipped: str | None = None,
+) -> int:
+    """Run every variant of one SDK over the suite and write ``results/<sdk>.json``.
+
+    With ``skipped`` (the reason the SDK cannot run) it writes a results file saying so.
+    """
+    parser = argparse.ArgumentParser(prog=module, description=f"Benchmark {sdk}.")
+    parser.add_argument("--quick", action="store_true", help="tiny N, one repeat")
+    parser.add_argument("--repeats", type=int, help="override the default repeat counts")
+    parser.add_argument("--only", default="", help="run workloads whose id contains this")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / f"{sdk}.json")
+    parser.add_argument("--child", nargs=2, metavar=("VARIANT", "WORKLOAD"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if skipped is not None:
+        print(f"{sdk}: skipped: {skipped}")
+        write_results(args.out, sdk, version, args.quick, [], skipped=skipped)
+        return 0
+    suite = {w.id: w for w in workloads(args.quick, args.repeats)}
+    built = {v.name: v for v in variants()}
+
+    if args.child:
+        variant_name, workload_id = args.child
+        print(json.dumps(child_measure(built[variant_name], suite[workload_id])))
+        return 0
+
+    rows: list[dict[str, Any]] = []
+    for workload in suite.values():
+        if args.only not in workload.id:
+            continue
+        for variant in built.values():
+            row = measure(variant, workload, module, args.quick)
+            rows.append(row)
+            print(
+                f"{sdk:>8} {variant.name:<14} {workload.id:<22} "
+                f"median {row['median_s'] * 1e3:9.2f} ms  "
+                f"calls {row['checkpoint_calls']:>5}  threads {row['peak_threads']:>4}",
+                flush=True,
+            )
+    for variant in built.values():
+        variant.close()
+    write_results(args.out, sdk, version, args.quick, rows)
+    return 0
+
+
+def write_results(
+    path: Path,
+    sdk: str,
+    version: str,
+    quick: bool,
+    rows: list[dict[str, Any]],
+    skipped: str | None = None,
+) -> None:
+    document = {
+        "sdk": sdk,
+        "sdk_version": version,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": quick,
+        "machine": machine_info(),
+        "skipped": skipped,
+        "results": rows,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
+# endregion

@@ -1,0 +1,110 @@
+"""The community async fork ``async-durable-execution`` (async only) over the suite.
+
+Injection: the fork's ``durable_execution(service_client=...)`` takes an async
+``DurableServiceClient`` (model objects in and out), documented for tests and local tooling.
+The event dict goes through the fork's own decoding, as on Lambda; the sync handler call runs
+the fork's event loop, which is reused across invocations as it would be in a warm Lambda.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from async_durable_execution import BatchResult, durable_execution, map, step
+from async_durable_execution.__about__ import __version__
+from async_durable_execution._core import models as fm
+
+from benchmarks._common import (
+    FakeLambdaContext,
+    FakeStore,
+    Variant,
+    Workload,
+    main,
+    step_name,
+    with_datetimes,
+)
+from benchmarks._peer import peer_store
+
+MODULE = "benchmarks.run_fork"
+
+
+class FakeServiceClient:
+    """The fork's async ``DurableServiceClient`` Protocol over the shared fake store."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self._store = store
+
+    async def checkpoint(
+        self,
+        durable_execution_arn: str,
+        checkpoint_token: str,
+        updates: list[fm.OperationUpdate],
+        client_token: str | None,
+    ) -> fm.CheckpointOutput:
+        token, operations = self._store.checkpoint(checkpoint_token, updates)
+        return fm.CheckpointOutput(
+            checkpoint_token=token,
+            new_execution_state=fm.CheckpointUpdatedExecutionState(operations=operations),
+        )
+
+    async def get_execution_state(
+        self,
+        durable_execution_arn: str,
+        checkpoint_token: str,
+        next_marker: str,
+        max_items: int = 1000,
+    ) -> fm.StateOutput:
+        operations, marker = self._store.page(checkpoint_token, next_marker, max_items)
+        return fm.StateOutput(operations=operations, next_marker=marker)
+
+
+def fork_variant() -> Variant:
+    store = peer_store(fm)
+    client = FakeServiceClient(store)
+    lambda_context = FakeLambdaContext()
+
+    def body(i: int, sleep_s: float) -> Callable[[], Awaitable[int]]:
+        async def run() -> int:
+            store.counters.body_threads.add(threading.get_ident())
+            if sleep_s:
+                await asyncio.sleep(sleep_s)
+            return i
+
+        return run
+
+    @durable_execution(service_client=client)
+    async def sequential(event: dict[str, Any]) -> int:
+        total = 0
+        for i in range(1, event["n"] + 1):
+            total += await step(body(i, event["sleep"]), name=step_name(i))
+        return total
+
+    @durable_execution(service_client=client)
+    async def mapped(event: dict[str, Any]) -> int:
+        async def item(value: int) -> int:
+            return await step(body(value * 2, 0), name="double")
+
+        batch: BatchResult[int] = await map(
+            item, list(range(event["n"])), max_concurrency=event["concurrency"]
+        )
+        return sum(batch.get_results())
+
+    def invoke(workload: Workload, event: dict[str, Any]) -> Mapping[str, Any]:
+        handler = mapped if workload.kind == "map" else sequential
+        output: Mapping[str, Any] = handler(event, lambda_context)
+        return output
+
+    return Variant(
+        name="fork",
+        store=store,
+        to_operations=lambda ops: [fm.Operation.from_dict(with_datetimes(op)) for op in ops],
+        invoke=invoke,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main("fork", MODULE, __version__, lambda: [fork_variant()]))

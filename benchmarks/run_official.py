@@ -1,0 +1,111 @@
+"""The official ``aws-durable-execution-sdk-python`` (sync, threads) over the suite.
+
+Injection: the official wrapper accepts a ``DurableExecutionInvocationInputWithClient`` in
+place of the event dict, carrying any ``DurableServiceClient`` (its documented test seam).
+The timed call first decodes the event JSON with the SDK's own ``from_json_dict``, exactly
+as the wrapper does for a dict event, so the work matches a real invocation's.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aws_durable_execution_sdk_python import (
+    BatchResult,
+    DurableContext,
+    durable_execution,
+)
+from aws_durable_execution_sdk_python import lambda_service as ls
+from aws_durable_execution_sdk_python.__about__ import __version__
+from aws_durable_execution_sdk_python.config import MapConfig
+from aws_durable_execution_sdk_python.execution import (
+    DurableExecutionInvocationInput,
+    DurableExecutionInvocationInputWithClient,
+)
+
+from benchmarks._common import (
+    FakeLambdaContext,
+    FakeStore,
+    Variant,
+    Workload,
+    body,
+    main,
+    step_name,
+)
+from benchmarks._peer import peer_store
+
+MODULE = "benchmarks.run_official"
+
+
+class FakeServiceClient:
+    """The official ``DurableServiceClient`` Protocol over the shared fake store."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self._store = store
+
+    def checkpoint(
+        self,
+        durable_execution_arn: str,
+        checkpoint_token: str,
+        updates: list[ls.OperationUpdate],
+        client_token: str | None,
+    ) -> ls.CheckpointOutput:
+        token, operations = self._store.checkpoint(checkpoint_token, updates)
+        return ls.CheckpointOutput(
+            checkpoint_token=token,
+            new_execution_state=ls.CheckpointUpdatedExecutionState(operations=operations),
+        )
+
+    def get_execution_state(
+        self,
+        durable_execution_arn: str,
+        checkpoint_token: str,
+        next_marker: str,
+        max_items: int = 1000,
+    ) -> ls.StateOutput:
+        operations, marker = self._store.page(checkpoint_token, next_marker, max_items)
+        return ls.StateOutput(operations=operations, next_marker=marker)
+
+
+def official_variant() -> Variant:
+    store = peer_store(ls)
+    client = FakeServiceClient(store)
+    lambda_context = FakeLambdaContext()
+
+    @durable_execution
+    def sequential(event: dict[str, Any], context: DurableContext) -> int:
+        total = 0
+        for i in range(1, event["n"] + 1):
+            step_body = body(i, event["sleep"], lambda: store.counters)
+            total += context.step(step_body, name=step_name(i))
+        return total
+
+    @durable_execution
+    def mapped(event: dict[str, Any], context: DurableContext) -> int:
+        def item(ctx: DurableContext, value: int, index: int, items: Sequence[int]) -> int:
+            return ctx.step(body(value * 2, 0, lambda: store.counters), name="double")
+
+        config = MapConfig(max_concurrency=event["concurrency"])
+        batch: BatchResult[int] = context.map(list(range(event["n"])), item, config=config)
+        return sum(batch.get_results())
+
+    def invoke(workload: Workload, event: dict[str, Any]) -> Mapping[str, Any]:
+        decoded = DurableExecutionInvocationInput.from_json_dict(event)
+        with_client = DurableExecutionInvocationInputWithClient
+        injected = with_client.from_durable_execution_invocation_input(decoded, client)
+        handler = mapped if workload.kind == "map" else sequential
+        output: Mapping[str, Any] = handler(injected, lambda_context)
+        return output
+
+    return Variant(
+        name="official",
+        store=store,
+        to_operations=lambda ops: [ls.Operation.from_json_dict(op) for op in ops],
+        invoke=invoke,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main("official", MODULE, __version__, lambda: [official_variant()]))

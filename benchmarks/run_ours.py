@@ -1,0 +1,280 @@
+"""durable_backend over the suite, through both twins (sync ``def`` and ``async def``).
+
+Injection: ``@db.durable_execution(backend=...)`` with a zero-latency backend written against
+the public ``DurableBackend`` / ``AsyncDurableBackend`` Protocols over the shared fake store.
+The handler is called with the plain event dict, as on Lambda; the async twin runs its loop
+inside that call, like the fork.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import durable_backend as db
+from benchmarks._common import (
+    FakeLambdaContext,
+    FakeStore,
+    Variant,
+    Workload,
+    body,
+    main,
+    status_for,
+    step_name,
+)
+from durable_backend._backend import (
+    DEFAULT_MAX_ITEMS,
+    AsyncDurableBackend,
+    DurableBackend,
+)
+from durable_backend._codec import event_converter, from_wire
+from durable_backend._models import (
+    CheckpointDurableExecutionOutput,
+    CheckpointUpdatedExecutionState,
+    ContextDetails,
+    GetDurableExecutionStateOutput,
+    Operation,
+    OperationStatus,
+    OperationType,
+    OperationUpdate,
+    StepDetails,
+    WaitDetails,
+)
+
+MODULE = "benchmarks.run_ours"
+
+
+def _transition(previous: Operation | None, update: OperationUpdate, now: datetime) -> Operation:
+    action = update.action.value
+    status = OperationStatus(status_for(action))
+    step_details = context_details = wait_details = None
+    if update.type is OperationType.STEP:
+        attempt = (previous.step_details.attempt or 0) if previous and previous.step_details else 0
+        if action in ("SUCCEED", "FAIL", "RETRY"):
+            attempt += 1
+        delay = update.step_options.next_attempt_delay_seconds if update.step_options else None
+        retry_at = now + timedelta(seconds=delay or 0) if action == "RETRY" else None
+        step_details = StepDetails(
+            attempt=attempt,
+            next_attempt_timestamp=retry_at,
+            result=update.payload,
+            error=update.error,
+        )
+    elif update.type is OperationType.CONTEXT:
+        options = update.context_options
+        context_details = ContextDetails(
+            replay_children=bool(options and options.replay_children),
+            result=update.payload,
+            error=update.error,
+        )
+    elif update.type is OperationType.WAIT:
+        seconds = update.wait_options.wait_seconds if update.wait_options else None
+        wait_details = WaitDetails(scheduled_end_timestamp=now + timedelta(seconds=seconds or 0))
+    return Operation(
+        id=update.id,
+        type=update.type,
+        status=status,
+        parent_id=update.parent_id,
+        name=update.name,
+        sub_type=update.sub_type,
+        start_timestamp=previous.start_timestamp if previous else now,
+        end_timestamp=now if status.is_terminal else None,
+        execution_details=previous.execution_details if previous else None,
+        context_details=context_details,
+        step_details=step_details,
+        wait_details=wait_details,
+    )
+
+
+def ours_store() -> FakeStore:
+    return FakeStore(
+        _transition,
+        lambda op: str(op.id),
+        lambda op: op.type is OperationType.STEP and op.status is OperationStatus.SUCCEEDED,
+    )
+
+
+class FakeBackend:
+    """Zero-latency ``DurableBackend``: the shared fake store, our models in and out."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self._store = store
+
+    def checkpoint(
+        self,
+        arn: str,
+        checkpoint_token: str,
+        updates: Sequence[OperationUpdate],
+        client_token: str | None = None,
+    ) -> CheckpointDurableExecutionOutput:
+        token, operations = self._store.checkpoint(checkpoint_token, updates)
+        return CheckpointDurableExecutionOutput(
+            checkpoint_token=token,
+            new_execution_state=CheckpointUpdatedExecutionState(operations=tuple(operations)),
+        )
+
+    def get_execution_state(
+        self,
+        arn: str,
+        checkpoint_token: str,
+        next_marker: str,
+        max_items: int = DEFAULT_MAX_ITEMS,
+    ) -> GetDurableExecutionStateOutput:
+        operations, marker = self._store.page(checkpoint_token, next_marker, max_items)
+        return GetDurableExecutionStateOutput(operations=tuple(operations), next_marker=marker)
+
+    def batch_checkpoint(
+        self,
+        arn: str,
+        checkpoint_token: str,
+        updates: Sequence[OperationUpdate],
+        client_token: str | None = None,
+    ) -> CheckpointDurableExecutionOutput:
+        return self.checkpoint(arn, checkpoint_token, updates, client_token)
+
+
+class AsyncFakeBackend:
+    """The async twin of ``FakeBackend`` over the same store."""
+
+    def __init__(self, store: FakeStore) -> None:
+        self._sync = FakeBackend(store)
+
+    async def checkpoint(
+        self,
+        arn: str,
+        checkpoint_token: str,
+        updates: Sequence[OperationUpdate],
+        client_token: str | None = None,
+    ) -> CheckpointDurableExecutionOutput:
+        return self._sync.checkpoint(arn, checkpoint_token, updates, client_token)
+
+    async def get_execution_state(
+        self,
+        arn: str,
+        checkpoint_token: str,
+        next_marker: str,
+        max_items: int = DEFAULT_MAX_ITEMS,
+    ) -> GetDurableExecutionStateOutput:
+        return self._sync.get_execution_state(arn, checkpoint_token, next_marker, max_items)
+
+    async def batch_checkpoint(
+        self,
+        arn: str,
+        checkpoint_token: str,
+        updates: Sequence[OperationUpdate],
+        client_token: str | None = None,
+    ) -> CheckpointDurableExecutionOutput:
+        return self._sync.checkpoint(arn, checkpoint_token, updates, client_token)
+
+
+def _conforms(store: FakeStore) -> tuple[DurableBackend, AsyncDurableBackend]:
+    """Static conformance of both fakes to the Protocols (checked by the type checkers)."""
+    return FakeBackend(store), AsyncFakeBackend(store)
+
+
+def _to_operations(ops: list[dict[str, Any]]) -> list[Any]:
+    return [from_wire(op, Operation, event_converter) for op in ops]
+
+
+def sync_variant() -> Variant:
+    store = ours_store()
+    backend, _ = _conforms(store)
+    lambda_context = FakeLambdaContext()
+
+    @db.durable_execution(backend=backend)
+    def sequential(event: dict[str, Any], ctx: db.DurableContext) -> int:
+        total = 0
+        for i in range(1, event["n"] + 1):
+            step_body = body(i, event["sleep"], lambda: store.counters)
+            total += ctx.step(step_body, name=step_name(i))
+        return total
+
+    @db.durable_execution(backend=backend)
+    def mapped(event: dict[str, Any], ctx: db.DurableContext) -> int:
+        def item(child: db.DurableContext, value: int, index: int, items: Sequence[int]) -> int:
+            return child.step(body(value * 2, 0, lambda: store.counters), name="double")
+
+        config = db.MapConfig(max_concurrency=event["concurrency"])
+        batch = ctx.map(list(range(event["n"])), item, config=config)
+        return sum(batch.get_results())
+
+    def invoke(workload: Workload, event: dict[str, Any]) -> Mapping[str, Any]:
+        handler = mapped if workload.kind == "map" else sequential
+        output: Mapping[str, Any] = handler(event, lambda_context)
+        return output
+
+    return Variant("ours-sync", store, _to_operations, invoke)
+
+
+def async_variant() -> Variant:
+    store = ours_store()
+    _, backend = _conforms(store)
+    lambda_context = FakeLambdaContext()
+
+    def body_async(i: int, sleep_s: float) -> Callable[[Any], Awaitable[int]]:
+        async def run(_step_context: Any) -> int:
+            store.counters.body_threads.add(threading.get_ident())
+            if sleep_s:
+                await asyncio.sleep(sleep_s)
+            return i
+
+        return run
+
+    @db.durable_execution(backend=backend)
+    async def sequential(event: dict[str, Any], ctx: db.AsyncDurableContext) -> int:
+        total = 0
+        for i in range(1, event["n"] + 1):
+            total += await ctx.step(body_async(i, event["sleep"]), name=step_name(i))
+        return total
+
+    @db.durable_execution(backend=backend)
+    async def mapped(event: dict[str, Any], ctx: db.AsyncDurableContext) -> int:
+        async def item(
+            child: db.AsyncDurableContext, value: int, index: int, items: Sequence[int]
+        ) -> int:
+            return await child.step(body_async(value * 2, 0), name="double")
+
+        config = db.MapConfig(max_concurrency=event["concurrency"])
+        batch = await ctx.map(list(range(event["n"])), item, config=config)
+        return sum(batch.get_results())
+
+    def invoke(workload: Workload, event: dict[str, Any]) -> Mapping[str, Any]:
+        handler = mapped if workload.kind == "map" else sequential
+        output: Mapping[str, Any] = handler(event, lambda_context)
+        return output
+
+    return Variant("ours-async", store, _to_operations, invoke)
+
+
+def engine_missing() -> str | None:
+    """Why ours cannot run yet, or None once the engine's entry point exists."""
+    if not hasattr(db, "durable_execution"):
+        return "durable_backend.durable_execution is not available yet"
+    return None
+
+
+def _version() -> str:
+    try:
+        return version("durable_backend")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    return main(
+        "ours",
+        MODULE,
+        _version(),
+        lambda: [sync_variant(), async_variant()],
+        argv,
+        skipped=engine_missing(),
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(run())

@@ -1,0 +1,211 @@
+"""Results of ``map`` / ``parallel`` and the rule that decides when a batch is complete.
+
+``BatchResult`` keeps the official SDK's names, methods and dict form (``to_dict``/``from_dict``),
+so a handler can return one and a history written by either SDK reads the same.
+``CompletionTracker`` is the official completion policy, reduced to O(1) work per finished item.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from enum import Enum
+from fractions import Fraction
+from typing import Any, Generic, TypeVar, cast
+
+from attrs import field, frozen
+
+from durable_backend._codec import from_wire, to_wire
+from durable_backend._config import CompletionConfig
+from durable_backend._errors import ChildContextError, ValidationError
+from durable_backend._models import ErrorObject
+
+T = TypeVar("T")
+
+
+class BatchItemStatus(Enum):
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    STARTED = "STARTED"
+    """Started but unfinished when the batch completed early."""
+
+
+class CompletionReason(Enum):
+    ALL_COMPLETED = "ALL_COMPLETED"
+    MIN_SUCCESSFUL_REACHED = "MIN_SUCCESSFUL_REACHED"
+    FAILURE_TOLERANCE_EXCEEDED = "FAILURE_TOLERANCE_EXCEEDED"
+
+
+@frozen
+class BatchItem(Generic[T]):
+    """One item or branch. ``error`` is set for FAILED items, ``result`` for SUCCEEDED ones."""
+
+    index: int
+    status: BatchItemStatus
+    result: T | None = None
+    error: ErrorObject | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "status": self.status.value,
+            "result": self.result,
+            "error": to_wire(self.error) if self.error is not None else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BatchItem[T]:
+        error = data.get("error")
+        return cls(
+            index=data["index"],
+            status=BatchItemStatus(data["status"]),
+            result=data.get("result"),
+            error=from_wire(error, ErrorObject) if error else None,
+        )
+
+
+def _items(value: Iterable[BatchItem[Any]]) -> tuple[BatchItem[Any], ...]:
+    return tuple(value)
+
+
+@frozen
+class BatchResult(Generic[T]):
+    """Every started item in index order (never-started items are omitted) and why it ended."""
+
+    all: tuple[BatchItem[T], ...] = field(converter=_items)
+    completion_reason: CompletionReason
+
+    def succeeded(self) -> list[BatchItem[T]]:
+        return [i for i in self.all if i.status is BatchItemStatus.SUCCEEDED]
+
+    def failed(self) -> list[BatchItem[T]]:
+        return [i for i in self.all if i.status is BatchItemStatus.FAILED]
+
+    def started(self) -> list[BatchItem[T]]:
+        return [i for i in self.all if i.status is BatchItemStatus.STARTED]
+
+    def get_results(self) -> list[T]:
+        """Results of the succeeded items, in index order (``None`` is a valid result)."""
+        return [cast(T, i.result) for i in self.all if i.status is BatchItemStatus.SUCCEEDED]
+
+    def get_errors(self) -> list[ErrorObject | None]:
+        return [i.error for i in self.all if i.status is BatchItemStatus.FAILED]
+
+    @property
+    def status(self) -> BatchItemStatus:
+        """FAILED if any item failed, else SUCCEEDED."""
+        return BatchItemStatus.FAILED if self.has_failure else BatchItemStatus.SUCCEEDED
+
+    @property
+    def has_failure(self) -> bool:
+        return any(i.status is BatchItemStatus.FAILED for i in self.all)
+
+    def throw_if_error(self) -> None:
+        """Raise the first failed item's error as a ``ChildContextError``."""
+        for item in self.all:
+            if item.status is BatchItemStatus.FAILED:
+                if item.error is None:
+                    raise ChildContextError(f"Batch item {item.index} failed without an error")
+                raise ChildContextError.from_error_object(item.error)
+
+    @property
+    def success_count(self) -> int:
+        return sum(1 for i in self.all if i.status is BatchItemStatus.SUCCEEDED)
+
+    @property
+    def failure_count(self) -> int:
+        return sum(1 for i in self.all if i.status is BatchItemStatus.FAILED)
+
+    @property
+    def started_count(self) -> int:
+        return sum(1 for i in self.all if i.status is BatchItemStatus.STARTED)
+
+    @property
+    def total_count(self) -> int:
+        return len(self.all)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "all": [item.to_dict() for item in self.all],
+            "completionReason": self.completion_reason.value,
+        }
+
+    @classmethod
+    def from_dict(
+        cls, data: Mapping[str, Any], completion_config: CompletionConfig | None = None
+    ) -> BatchResult[T]:
+        """Read ``to_dict`` output; a missing ``completionReason`` is inferred from the items."""
+        items: list[BatchItem[T]] = [BatchItem.from_dict(item) for item in data["all"]]
+        reason = data.get("completionReason")
+        if reason is not None:
+            return cls(items, CompletionReason(reason))
+        tracker = CompletionTracker(len(items), completion_config)
+        for item in items:
+            if item.status is BatchItemStatus.SUCCEEDED:
+                tracker.record_success()
+            elif item.status is BatchItemStatus.FAILED:
+                tracker.record_failure()
+        return cls(items, tracker.reason())
+
+
+class CompletionTracker:
+    """Counts finished items of a batch of ``total`` and says when the batch is complete.
+
+    Official semantics: with no criterion set, the first failure ends the batch; otherwise it
+    ends when failures exceed ``tolerated_failure_count`` or ``tolerated_failure_percentage`` of
+    ``total``, when ``min_successful`` items succeeded, or when every item finished. An exceeded
+    tolerance is reported as the reason even when the batch also finished or reached its minimum.
+    """
+
+    __slots__ = ("_max_failures", "_min_successful", "failed", "succeeded", "total")
+
+    def __init__(self, total: int, config: CompletionConfig | None = None) -> None:
+        if type(total) is not int or total < 0:
+            raise ValidationError(f"batch total must be an int >= 0, got {total!r}")
+        self.total = total
+        self.succeeded = 0
+        self.failed = 0
+        c = config or CompletionConfig()
+        self._min_successful = c.min_successful
+        self._max_failures = _max_failures(total, c)
+
+    def record_success(self) -> None:
+        self.succeeded += 1
+
+    def record_failure(self) -> None:
+        self.failed += 1
+
+    @property
+    def completed(self) -> int:
+        return self.succeeded + self.failed
+
+    def decision(self) -> CompletionReason | None:
+        """None while the batch should go on (and may start more items); else why it ends."""
+        if self._max_failures is not None and self.failed > self._max_failures:
+            return CompletionReason.FAILURE_TOLERANCE_EXCEEDED
+        if self.succeeded + self.failed >= self.total:
+            return CompletionReason.ALL_COMPLETED
+        if self._min_successful is not None and self.succeeded >= self._min_successful:
+            return CompletionReason.MIN_SUCCESSFUL_REACHED
+        return None
+
+    def reason(self) -> CompletionReason:
+        """The reason to record for the counts so far (``ALL_COMPLETED`` if none applies)."""
+        return self.decision() or CompletionReason.ALL_COMPLETED
+
+
+def _max_failures(total: int, config: CompletionConfig) -> int | None:
+    """The most failures the batch tolerates, folding count and percentage into one bound."""
+    count = config.tolerated_failure_count
+    percentage = config.tolerated_failure_percentage
+    if config.min_successful is None and count is None and percentage is None:
+        return 0
+    bounds: list[int] = []
+    if count is not None:
+        bounds.append(count)
+    if percentage is not None and total > 0:
+        # failed / total * 100 > percentage  <=>  failed > floor(percentage * total / 100),
+        # computed exactly on the percentage as written (33.3 means 333/10), free of float noise.
+        exact = Fraction(percentage) if isinstance(percentage, int) else Fraction(repr(percentage))
+        bounds.append(math.floor(exact * total / 100))
+    return min(bounds) if bounds else None

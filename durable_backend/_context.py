@@ -1,0 +1,476 @@
+"""``DurableContext`` and ``AsyncDurableContext``: thin typed shells over the engine's flows.
+
+Each method allocates its operation id at call time, builds the flow and hands it to the
+driver. The sync twin returns the value; the async twin returns an awaitable, so
+``asyncio.gather(ctx.step(a), ctx.step(b))`` numbers its operations in call order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, Generic, TypeVar, overload
+
+from durable_backend._annotations import return_annotation
+from durable_backend._config import (
+    CallbackConfig,
+    ChildConfig,
+    InvokeConfig,
+    StepConfig,
+    WaitForCallbackConfig,
+)
+from durable_backend._drive import AsyncRuntime, Runtime, reject_coroutine_function
+from durable_backend._duration import Duration, duration_seconds
+from durable_backend._engine import (
+    Execution,
+    Flow,
+    Scope,
+    callback_result_flow,
+    child_flow,
+    create_callback_flow,
+    invoke_flow,
+    step_flow,
+    wait_flow,
+    wait_for_callback_flow,
+)
+from durable_backend._logger import DurableLogger, context_logger, operation_logger
+from durable_backend._models import OperationSubType
+from durable_backend._serdes import JSON_SERDES, SerDes, serdes_for, serialize
+
+T = TypeVar("T")
+
+_DEFAULT_STEP = StepConfig()
+_DEFAULT_CALLBACK = CallbackConfig()
+_DEFAULT_WAIT_FOR_CALLBACK = WaitForCallbackConfig()
+
+
+class StepContext:
+    """What a step body receives: its attempt (from 1), operation id and a logger."""
+
+    __slots__ = ("_base", "_execution", "_parent_id", "attempt", "name", "operation_id")
+
+    def __init__(
+        self,
+        execution: Execution,
+        base: logging.Logger,
+        parent_id: str | None,
+        operation_id: str,
+        name: str | None,
+        attempt: int,
+    ) -> None:
+        self._execution = execution
+        self._base = base
+        self._parent_id = parent_id
+        self.operation_id = operation_id
+        self.name = name
+        self.attempt = attempt
+
+    @property
+    def logger(self) -> DurableLogger:
+        return operation_logger(
+            self._base,
+            self._execution,
+            self._parent_id,
+            self.operation_id,
+            self.name,
+            self.attempt,
+        )
+
+
+WaitForCallbackContext = StepContext
+
+
+def _step_context_factory(
+    scope: Scope, logger: logging.Logger
+) -> Callable[[str, str | None, int], StepContext]:
+    def make(op_id: str, name: str | None, attempt: int) -> StepContext:
+        return StepContext(scope.execution, logger, scope.parent_id, op_id, name, attempt)
+
+    return make
+
+
+class _Shell:
+    """What both twins share: the scope and the flows they build. No I/O, no awaiting."""
+
+    __slots__ = ("_logger", "_scope")
+
+    def __init__(self, scope: Scope, logger: logging.Logger) -> None:
+        self._scope = scope
+        self._logger = logger
+
+    @property
+    def logger(self) -> DurableLogger:
+        """A logger that is quiet while replaying and tags records with the execution."""
+        return context_logger(self._logger, self._scope.execution, self._scope.parent_id)
+
+    @property
+    def is_replaying(self) -> bool:
+        return self._scope.execution.replaying
+
+    @property
+    def execution_arn(self) -> str:
+        return self._scope.execution.arn
+
+    def _step_flow(
+        self, func: Callable[..., Any], name: str | None, config: StepConfig | None
+    ) -> Flow:
+        scope = self._scope
+        config = config or _DEFAULT_STEP
+        return step_flow(
+            scope,
+            scope.ids.next(),
+            name,
+            func,
+            config,
+            _step_context_factory(scope, self._logger),
+            serdes_for(return_annotation(func), config.serdes),
+        )
+
+    def _wait_flow(self, duration: Duration | timedelta | int, name: str | None) -> Flow:
+        seconds = duration_seconds(duration, what="wait duration")
+        scope = self._scope
+        return wait_flow(scope, scope.ids.next(), name, seconds)
+
+    def _callback_flow(self, name: str | None, config: CallbackConfig | None) -> tuple[Flow, str]:
+        scope = self._scope
+        op_id = scope.ids.next()
+        return create_callback_flow(scope, op_id, name, config or _DEFAULT_CALLBACK), op_id
+
+    def _wait_for_callback_flow(
+        self,
+        submitter: Callable[..., Any],
+        name: str | None,
+        config: WaitForCallbackConfig | None,
+    ) -> Flow:
+        scope = self._scope
+        config = config or _DEFAULT_WAIT_FOR_CALLBACK
+        return wait_for_callback_flow(
+            scope,
+            scope.ids.next(),
+            name,
+            submitter,
+            config,
+            StepConfig(retry_strategy=config.retry_strategy),
+            _step_context_factory(scope, self._logger),
+            config.serdes or JSON_SERDES,
+        )
+
+    def _invoke_flow(
+        self,
+        function_name: str,
+        payload: object,
+        name: str | None,
+        config: InvokeConfig[Any, Any] | None,
+    ) -> Flow:
+        if not isinstance(function_name, str) or not function_name:
+            raise TypeError(f"invoke needs a function name (str), got {function_name!r}")
+        scope = self._scope
+        op_id = scope.ids.next()
+        config = config or InvokeConfig()
+        encoded = serialize(
+            config.serdes_payload or JSON_SERDES, payload, scope.serdes_context(op_id)
+        )
+        return invoke_flow(
+            scope,
+            op_id,
+            name,
+            function_name,
+            encoded,
+            config.tenant_id,
+            config.serdes_result or JSON_SERDES,
+        )
+
+    def _child_flow(
+        self, func: Callable[..., Any], name: str | None, config: ChildConfig[Any] | None
+    ) -> Flow:
+        scope = self._scope
+        config = config or ChildConfig()
+        return child_flow(
+            scope,
+            scope.ids.next(),
+            name,
+            config.sub_type or OperationSubType.RUN_IN_CHILD_CONTEXT.value,
+            func,
+            serdes_for(return_annotation(func), config.serdes),
+            config.summary_generator,
+            in_branch=scope.in_branch,
+        )
+
+
+class Callback(Generic[T]):
+    """A started callback: hand ``callback_id`` to the external system, then ``result()``."""
+
+    __slots__ = ("_name", "_runtime", "_scope", "_serdes", "callback_id", "operation_id")
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        scope: Scope,
+        operation_id: str,
+        callback_id: str,
+        name: str | None,
+        serdes: SerDes[Any] | None,
+    ) -> None:
+        self._runtime = runtime
+        self._scope = scope
+        self.operation_id = operation_id
+        self.callback_id = callback_id
+        self._name = name
+        self._serdes = serdes
+
+    def result(self) -> T:
+        """The answer (the raw string unless the config names a serdes), or suspend."""
+        flow = callback_result_flow(self._scope, self.operation_id, self._name, self._serdes)
+        result: T = self._runtime.drive(flow)
+        return result
+
+
+class AsyncCallback(Generic[T]):
+    """The async twin of ``Callback``: ``await callback.result()``."""
+
+    __slots__ = ("_name", "_runtime", "_scope", "_serdes", "callback_id", "operation_id")
+
+    def __init__(
+        self,
+        runtime: AsyncRuntime,
+        scope: Scope,
+        operation_id: str,
+        callback_id: str,
+        name: str | None,
+        serdes: SerDes[Any] | None,
+    ) -> None:
+        self._runtime = runtime
+        self._scope = scope
+        self.operation_id = operation_id
+        self.callback_id = callback_id
+        self._name = name
+        self._serdes = serdes
+
+    async def result(self) -> T:
+        flow = callback_result_flow(self._scope, self.operation_id, self._name, self._serdes)
+        result: T = await self._runtime.drive(flow)
+        return result
+
+
+class DurableContext(_Shell):
+    """The context a sync ``def`` handler receives."""
+
+    __slots__ = ("_runtime",)
+
+    def __init__(self, runtime: Runtime, scope: Scope, logger: logging.Logger) -> None:
+        super().__init__(scope, logger)
+        self._runtime = runtime
+
+    def step(
+        self,
+        func: Callable[[StepContext], T],
+        *,
+        name: str | None = None,
+        config: StepConfig | None = None,
+    ) -> T:
+        """Run ``func`` once (per retry), checkpoint its result, and replay it afterwards."""
+        reject_coroutine_function(func, "step")
+        result: T = self._runtime.drive(self._step_flow(func, name, config))
+        return result
+
+    def wait(self, duration: Duration | timedelta | int, *, name: str | None = None) -> None:
+        """Suspend for ``duration`` (at least 1 s) without paying for the time."""
+        self._runtime.drive(self._wait_flow(duration, name))
+
+    @overload
+    def create_callback(self, *, name: str | None = None, config: None = None) -> Callback[str]: ...
+    @overload
+    def create_callback(
+        self, *, name: str | None = None, config: CallbackConfig
+    ) -> Callback[Any]: ...
+    def create_callback(
+        self, *, name: str | None = None, config: CallbackConfig | None = None
+    ) -> Callback[Any]:
+        """Start a callback and return its handle; ``result()`` suspends until it is answered."""
+        flow, op_id = self._callback_flow(name, config)
+        callback_id: str = self._runtime.drive(flow)
+        serdes = config.serdes if config is not None else None
+        return Callback(self._runtime, self._scope, op_id, callback_id, name, serdes)
+
+    def wait_for_callback(
+        self,
+        submitter: Callable[[str, WaitForCallbackContext], object],
+        *,
+        name: str | None = None,
+        config: WaitForCallbackConfig | None = None,
+    ) -> Any:
+        """Create a callback, run ``submitter(callback_id, ctx)`` as a step, await the answer."""
+        reject_coroutine_function(submitter, "wait_for_callback")
+        return self._runtime.drive(self._wait_for_callback_flow(submitter, name, config))
+
+    @overload
+    def invoke(
+        self, function_name: str, payload: object, *, name: str | None = None, config: None = None
+    ) -> Any: ...
+    @overload
+    def invoke(
+        self,
+        function_name: str,
+        payload: object,
+        *,
+        name: str | None = None,
+        config: InvokeConfig[Any, T],
+    ) -> T: ...
+    def invoke(
+        self,
+        function_name: str,
+        payload: object,
+        *,
+        name: str | None = None,
+        config: InvokeConfig[Any, Any] | None = None,
+    ) -> Any:
+        """Start another durable function and suspend until it finishes; return its result."""
+        return self._runtime.drive(self._invoke_flow(function_name, payload, name, config))
+
+    def run_in_child_context(
+        self,
+        func: Callable[[DurableContext], T],
+        *,
+        name: str | None = None,
+        config: ChildConfig[Any] | None = None,
+    ) -> T:
+        """Run ``func`` with a child context whose operations nest under one CONTEXT."""
+        reject_coroutine_function(func, "run_in_child_context")
+        result: T = self._runtime.drive(self._child_flow(func, name, config))
+        return result
+
+
+class AsyncDurableContext(_Shell):
+    """The context an ``async def`` handler receives; every operation is awaitable."""
+
+    __slots__ = ("_runtime",)
+
+    def __init__(self, runtime: AsyncRuntime, scope: Scope, logger: logging.Logger) -> None:
+        super().__init__(scope, logger)
+        self._runtime = runtime
+
+    @overload
+    def step(
+        self,
+        func: Callable[[StepContext], Awaitable[T]],
+        *,
+        name: str | None = None,
+        config: StepConfig | None = None,
+    ) -> Awaitable[T]: ...
+    @overload
+    def step(
+        self,
+        func: Callable[[StepContext], T],
+        *,
+        name: str | None = None,
+        config: StepConfig | None = None,
+    ) -> Awaitable[T]: ...
+    def step(
+        self,
+        func: Callable[[StepContext], Any],
+        *,
+        name: str | None = None,
+        config: StepConfig | None = None,
+    ) -> Awaitable[Any]:
+        """Run ``func`` (``async def`` or plain) once per retry; the id is taken now."""
+        return self._runtime.drive(self._step_flow(func, name, config))
+
+    def wait(
+        self, duration: Duration | timedelta | int, *, name: str | None = None
+    ) -> Awaitable[None]:
+        return self._runtime.drive(self._wait_flow(duration, name))
+
+    @overload
+    def create_callback(
+        self, *, name: str | None = None, config: None = None
+    ) -> Awaitable[AsyncCallback[str]]: ...
+    @overload
+    def create_callback(
+        self, *, name: str | None = None, config: CallbackConfig
+    ) -> Awaitable[AsyncCallback[Any]]: ...
+    def create_callback(
+        self, *, name: str | None = None, config: CallbackConfig | None = None
+    ) -> Awaitable[AsyncCallback[Any]]:
+        flow, op_id = self._callback_flow(name, config)
+        return self._started_callback(flow, op_id, name, config)
+
+    async def _started_callback(
+        self, flow: Flow, op_id: str, name: str | None, config: CallbackConfig | None
+    ) -> AsyncCallback[Any]:
+        callback_id: str = await self._runtime.drive(flow)
+        serdes = config.serdes if config is not None else None
+        return AsyncCallback(self._runtime, self._scope, op_id, callback_id, name, serdes)
+
+    def wait_for_callback(
+        self,
+        submitter: Callable[[str, WaitForCallbackContext], object],
+        *,
+        name: str | None = None,
+        config: WaitForCallbackConfig | None = None,
+    ) -> Awaitable[Any]:
+        return self._runtime.drive(self._wait_for_callback_flow(submitter, name, config))
+
+    @overload
+    def invoke(
+        self, function_name: str, payload: object, *, name: str | None = None, config: None = None
+    ) -> Awaitable[Any]: ...
+    @overload
+    def invoke(
+        self,
+        function_name: str,
+        payload: object,
+        *,
+        name: str | None = None,
+        config: InvokeConfig[Any, T],
+    ) -> Awaitable[T]: ...
+    def invoke(
+        self,
+        function_name: str,
+        payload: object,
+        *,
+        name: str | None = None,
+        config: InvokeConfig[Any, Any] | None = None,
+    ) -> Awaitable[Any]:
+        return self._runtime.drive(self._invoke_flow(function_name, payload, name, config))
+
+    @overload
+    def run_in_child_context(
+        self,
+        func: Callable[[AsyncDurableContext], Awaitable[T]],
+        *,
+        name: str | None = None,
+        config: ChildConfig[Any] | None = None,
+    ) -> Awaitable[T]: ...
+    @overload
+    def run_in_child_context(
+        self,
+        func: Callable[[AsyncDurableContext], T],
+        *,
+        name: str | None = None,
+        config: ChildConfig[Any] | None = None,
+    ) -> Awaitable[T]: ...
+    def run_in_child_context(
+        self,
+        func: Callable[[AsyncDurableContext], Any],
+        *,
+        name: str | None = None,
+        config: ChildConfig[Any] | None = None,
+    ) -> Awaitable[Any]:
+        return self._runtime.drive(self._child_flow(func, name, config))
+
+
+def sync_context_factory(logger: logging.Logger) -> Callable[[Runtime, Scope], DurableContext]:
+    def make(runtime: Runtime, scope: Scope) -> DurableContext:
+        return DurableContext(runtime, scope, logger)
+
+    return make
+
+
+def async_context_factory(
+    logger: logging.Logger,
+) -> Callable[[AsyncRuntime, Scope], AsyncDurableContext]:
+    def make(runtime: AsyncRuntime, scope: Scope) -> AsyncDurableContext:
+        return AsyncDurableContext(runtime, scope, logger)
+
+    return make

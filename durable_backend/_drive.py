@@ -1,0 +1,341 @@
+"""The two drivers, side by side: the only code that runs user code and calls a backend.
+
+Each runs the engine's flows (generators of effects) and performs their effects: ``Runtime``
+with plain calls, a lock and a condition; ``AsyncRuntime`` with awaits. Checkpoints use group
+commit: whoever needs durability and finds no call in flight sends everything queued, and
+everyone else waits for that call. Nothing lingers: a flush happens when someone needs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import inspect
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from durable_backend._backend import (
+    AsyncDurableBackend,
+    DurableBackend,
+    async_fetch_all_operations,
+    fetch_all_operations,
+)
+from durable_backend._engine import (
+    Commit,
+    Execution,
+    Flow,
+    RunInContext,
+    RunUserCode,
+    Scope,
+    SuspendExecution,
+)
+
+if TYPE_CHECKING:
+    from durable_backend._context import AsyncDurableContext, DurableContext
+
+SLOW_BODY_SECONDS = 0.05
+
+
+class Runtime:
+    """Drives flows with plain calls; safe to share between the threads of a batch."""
+
+    __slots__ = ("backend", "condition", "execution", "lock", "make_context")
+
+    def __init__(
+        self,
+        execution: Execution,
+        backend: DurableBackend,
+        make_context: Callable[[Runtime, Scope], DurableContext],
+    ) -> None:
+        self.execution = execution
+        self.backend = backend
+        self.make_context = make_context
+        self.lock = threading.Lock()
+        self.condition = threading.Condition(self.lock)
+
+    def drive(self, flow: Flow) -> Any:
+        answer: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                effect = flow.send(answer) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                return stop.value
+            answer = error = None
+            kind = type(effect)
+            if kind is Commit:
+                self.commit(effect.updates, effect.durable)  # type: ignore[union-attr]
+            elif kind is RunUserCode:
+                try:
+                    answer = self._run_body(effect)  # type: ignore[arg-type]
+                except Exception as exc:
+                    error = exc
+            elif kind is RunInContext:
+                scope = Scope(self.execution, effect.ids, effect.in_branch)  # type: ignore[union-attr]
+                try:
+                    answer = effect.fn(self.make_context(self, scope))  # type: ignore[union-attr]
+                except (Exception, SuspendExecution) as exc:
+                    error = exc
+            else:
+                raise SuspendExecution(effect.reason)  # type: ignore[union-attr]
+
+    def _run_body(self, effect: RunUserCode) -> Any:
+        execution = self.execution
+        queue = execution.queue
+        if effect.body and queue.has_pending:
+            _flusher.schedule(self, queue.queued)
+        result = effect.fn(*effect.args)
+        if inspect.isawaitable(result):
+            if inspect.iscoroutine(result):
+                result.close()
+            raise TypeError(
+                f"{_name(effect.fn)} returned an awaitable in a sync durable context. Use an "
+                "async handler (AsyncDurableContext) for async code, or call it synchronously."
+            )
+        return result
+
+    def commit(self, updates: tuple[Any, ...], durable: bool = True) -> None:
+        with self.lock:
+            ticket = self.execution.queue.add(updates)
+            if durable:
+                self._commit_locked(ticket)
+
+    def flush_until(self, ticket: int) -> None:
+        with self.lock:
+            queue = self.execution.queue
+            if queue.failure is None and not queue.revoked and not queue.in_flight:
+                self._commit_locked(ticket)
+
+    def _commit_locked(self, ticket: int) -> None:
+        execution = self.execution
+        queue = execution.queue
+        while not queue.is_committed(ticket):
+            if queue.in_flight:
+                self.condition.wait()
+                continue
+            batch = queue.take()
+            self.lock.release()
+            try:
+                output = self.backend.batch_checkpoint(execution.arn, batch.token, batch.updates)
+                operations, marker = output_operations(output)
+                if marker:
+                    operations += tuple(
+                        fetch_all_operations(
+                            self.backend, execution.arn, output.checkpoint_token or "", marker
+                        )
+                    )
+            except BaseException as exc:
+                self.lock.acquire()
+                queue.fail(exc)
+                self.condition.notify_all()
+                raise
+            self.lock.acquire()
+            queue.finish(batch, output)
+            execution.apply(operations)
+            self.condition.notify_all()
+
+
+class AsyncRuntime:
+    """Drives flows with awaits on one event loop; no threads of its own."""
+
+    __slots__ = ("_background", "_flight", "_idle", "backend", "execution", "make_context")
+
+    def __init__(
+        self,
+        execution: Execution,
+        backend: AsyncDurableBackend,
+        make_context: Callable[[AsyncRuntime, Scope], AsyncDurableContext],
+    ) -> None:
+        self.execution = execution
+        self.backend = backend
+        self.make_context = make_context
+        self._flight: asyncio.Future[None] | None = None
+        self._idle: asyncio.Future[None] | None = None
+        self._background: asyncio.Future[None] | None = None
+
+    async def drive(self, flow: Flow) -> Any:
+        answer: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                effect = flow.send(answer) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                return stop.value
+            answer = error = None
+            kind = type(effect)
+            if kind is Commit:
+                await self.commit(effect.updates, effect.durable)  # type: ignore[union-attr]
+            elif kind is RunUserCode:
+                try:
+                    answer = await self._run_body(effect)  # type: ignore[arg-type]
+                except Exception as exc:
+                    error = exc
+            elif kind is RunInContext:
+                scope = Scope(self.execution, effect.ids, effect.in_branch)  # type: ignore[union-attr]
+                try:
+                    answer = effect.fn(self.make_context(self, scope))  # type: ignore[union-attr]
+                    if inspect.isawaitable(answer):
+                        answer = await answer
+                except (Exception, SuspendExecution) as exc:
+                    error = exc
+            else:
+                await self._wait_idle()
+                raise SuspendExecution(effect.reason)  # type: ignore[union-attr]
+
+    async def _run_body(self, effect: RunUserCode) -> Any:
+        execution = self.execution
+        if not effect.body:
+            result = effect.fn(*effect.args)
+            return (await result) if inspect.isawaitable(result) else result
+        queue = execution.queue
+        timer = None
+        if queue.has_pending:
+            timer = asyncio.get_running_loop().call_later(
+                SLOW_BODY_SECONDS, self._flush_soon, queue.queued
+            )
+        execution.active_bodies += 1
+        try:
+            result = effect.fn(*effect.args)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+        finally:
+            execution.active_bodies -= 1
+            if timer is not None:
+                timer.cancel()
+            self._maybe_idle()
+
+    def _flush_soon(self, ticket: int) -> None:
+        queue = self.execution.queue
+        idle = queue.failure is None and not queue.revoked and not queue.in_flight
+        if idle and not queue.is_committed(ticket):
+            self._background = asyncio.ensure_future(self._flush_quietly(ticket))
+
+    async def _flush_quietly(self, ticket: int) -> None:
+        try:
+            await self.commit((), True, ticket)
+        except BaseException:
+            return
+
+    async def commit(
+        self, updates: tuple[Any, ...], durable: bool = True, ticket: int | None = None
+    ) -> None:
+        execution = self.execution
+        queue = execution.queue
+        added = queue.add(updates)
+        if not durable:
+            return
+        target = added if ticket is None else ticket
+        while not queue.is_committed(target):
+            if queue.in_flight:
+                assert self._flight is not None
+                await asyncio.shield(self._flight)
+                continue
+            batch = queue.take()
+            flight = self._flight = asyncio.get_running_loop().create_future()
+            try:
+                output = await self.backend.batch_checkpoint(
+                    execution.arn, batch.token, batch.updates
+                )
+                operations, marker = output_operations(output)
+                if marker:
+                    operations += tuple(
+                        await async_fetch_all_operations(
+                            self.backend, execution.arn, output.checkpoint_token or "", marker
+                        )
+                    )
+            except BaseException as exc:
+                queue.fail(exc)
+                flight.set_result(None)
+                self._maybe_idle()
+                raise
+            queue.finish(batch, output)
+            execution.apply(operations)
+            flight.set_result(None)
+            self._maybe_idle()
+
+    async def _wait_idle(self) -> None:
+        """Let concurrently running operations of this invocation finish before suspending."""
+        execution = self.execution
+        while execution.active_bodies or execution.queue.in_flight:
+            if self._idle is None or self._idle.done():
+                self._idle = asyncio.get_running_loop().create_future()
+            await self._idle
+
+    def _maybe_idle(self) -> None:
+        idle = self._idle
+        if idle is not None and not idle.done():
+            execution = self.execution
+            if not execution.active_bodies and not execution.queue.in_flight:
+                idle.set_result(None)
+
+
+def output_operations(output: Any) -> tuple[tuple[Any, ...], str]:
+    state = output.new_execution_state
+    if state is None:
+        return (), ""
+    return tuple(state.operations), state.next_marker or ""
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__qualname__", None) or repr(fn)
+
+
+class _Flusher:
+    """One daemon thread that sends a slow step's pending START after ``SLOW_BODY_SECONDS``.
+
+    Scheduling costs a heap push; a fast step's SUCCEED commits the START first, so the timer
+    finds nothing to do. Nothing ever waits for this thread.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Runtime, int]] = []
+        self._condition = threading.Condition()
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def schedule(self, runtime: Runtime, ticket: int) -> None:
+        deadline = time.monotonic() + SLOW_BODY_SECONDS
+        with self._condition:
+            heapq.heappush(self._heap, (deadline, next(self._order), runtime, ticket))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="durable-backend-flusher", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][2] is runtime and len(self._heap) == 1:
+                self._condition.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                while not self._heap:
+                    self._condition.wait()
+                deadline, _, runtime, ticket = self._heap[0]
+                delay = deadline - time.monotonic()
+                if delay > 0:
+                    self._condition.wait(delay)
+                    continue
+                heapq.heappop(self._heap)
+            try:
+                runtime.flush_until(ticket)
+            except BaseException:
+                continue
+
+
+_flusher = _Flusher()
+
+
+def reject_coroutine_function(fn: Callable[..., Any], what: str) -> None:
+    """The sync twin refuses ``async def`` bodies up front instead of retrying a TypeError."""
+    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004
+    ):
+        raise TypeError(
+            f"{what} got the async function {_name(fn)} in a sync DurableContext. Use a plain "
+            "function here, or write the handler as `async def` to get an AsyncDurableContext."
+        )
+

@@ -1,0 +1,137 @@
+"""The checkpoint queue and token chain: group commit as pure bookkeeping.
+
+Updates are numbered as they are queued. A caller that needs durability waits until the
+committed count passes its number; whoever finds no call in flight takes the next batch and
+sends it, so concurrent callers share one call. Batches obey the service's rules (protocol.md
+§3): at most 250 updates and 750 KiB, an Id appears once except a START immediately followed by
+its finishing action, and an EXECUTION update ends the batch.
+"""
+
+from __future__ import annotations
+
+from attrs import frozen
+
+from durable_backend._models import (
+    CheckpointDurableExecutionOutput,
+    Operation,
+    OperationAction,
+    OperationType,
+    OperationUpdate,
+)
+
+MAX_BATCH_UPDATES = 250
+MAX_BATCH_BYTES = 750 * 1024
+_UPDATE_OVERHEAD_BYTES = 256
+_FINISHING = frozenset({OperationAction.SUCCEED, OperationAction.FAIL, OperationAction.RETRY})
+
+
+class SuspendExecution(BaseException):
+    """End the invocation as PENDING. A BaseException, so ``except Exception`` cannot eat it."""
+
+
+class InvocationRevoked(SuspendExecution):
+    """The service answered without a token: this invocation must stop checkpointing."""
+
+
+@frozen
+class Batch:
+    token: str
+    updates: tuple[OperationUpdate, ...]
+    end: int
+
+
+def estimated_size(update: OperationUpdate) -> int:
+    size = _UPDATE_OVERHEAD_BYTES + len(update.id) + len(update.name or "")
+    size += len(update.payload or "")
+    error = update.error
+    if error is not None:
+        size += len(error.error_message or "") + len(error.error_data or "")
+        size += sum(len(line) for line in error.stack_trace or ())
+    return size
+
+
+class CheckpointQueue:
+    """Queued updates, the committed count and the current token of one invocation."""
+
+    __slots__ = ("committed", "failure", "in_flight", "pending", "queued", "revoked", "token")
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.pending: list[OperationUpdate] = []
+        self.queued = 0
+        self.committed = 0
+        self.in_flight = False
+        self.failure: BaseException | None = None
+        self.revoked = False
+
+    def add(self, updates: tuple[OperationUpdate, ...]) -> int:
+        """Queue updates; return the count the caller must see committed."""
+        if self.revoked:
+            raise InvocationRevoked("the invocation's checkpoint token was revoked")
+        self.pending.extend(updates)
+        self.queued += len(updates)
+        return self.queued
+
+    def is_committed(self, ticket: int) -> bool:
+        """Whether ``ticket`` is durable; raises if it never can be in this invocation."""
+        if self.committed >= ticket:
+            return True
+        if self.failure is not None:
+            raise self.failure
+        if self.revoked:
+            raise InvocationRevoked("the invocation's checkpoint token was revoked")
+        return False
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self.pending)
+
+    def take(self) -> Batch:
+        """Cut the next legal batch from the front of the queue and mark it in flight."""
+        pending = self.pending
+        count = 0
+        size = 0
+        seen: set[str] = set()
+        previous: OperationUpdate | None = None
+        for update in pending:
+            if count == MAX_BATCH_UPDATES:
+                break
+            size += estimated_size(update)
+            if count and size > MAX_BATCH_BYTES:
+                break
+            if update.id in seen and not (
+                previous is not None
+                and previous.id == update.id
+                and previous.action is OperationAction.START
+                and update.action in _FINISHING
+            ):
+                break
+            seen.add(update.id)
+            previous = update
+            count += 1
+            if update.type is OperationType.EXECUTION:
+                break
+        updates = tuple(pending[:count])
+        del pending[:count]
+        self.in_flight = True
+        return Batch(self.token, updates, self.committed + count)
+
+    def finish(
+        self, batch: Batch, output: CheckpointDurableExecutionOutput
+    ) -> tuple[tuple[Operation, ...], str]:
+        """Record an accepted batch; return the operations it changed and the delta's marker."""
+        self.in_flight = False
+        self.committed = batch.end
+        if output.checkpoint_token:
+            self.token = output.checkpoint_token
+        elif not any(u.type is OperationType.EXECUTION for u in batch.updates):
+            self.revoked = True
+        state = output.new_execution_state
+        if state is None:
+            return (), ""
+        return state.operations, state.next_marker or ""
+
+    def fail(self, error: BaseException) -> None:
+        """A call failed after its retries: nothing more can be committed in this invocation."""
+        self.in_flight = False
+        self.failure = error

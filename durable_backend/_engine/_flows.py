@@ -1,0 +1,476 @@
+"""One flow per durable operation, written once for both twins.
+
+Each flow is a generator: it reads the replay index, yields effects (commit updates, run user
+code, suspend) and returns the operation's value or raises its error. The drivers perform the
+effects; composite operations (``wait_for_callback``) reuse simpler flows with ``yield from``.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Generator
+from typing import Any
+
+from durable_backend._config import CallbackConfig, StepConfig, StepSemantics
+from durable_backend._engine._effects import Commit, Effect, RunInContext, RunUserCode, Suspend
+from durable_backend._engine._execution import Execution
+from durable_backend._engine._ids import IdSequence
+from durable_backend._errors import (
+    CallbackError,
+    CallbackExternalError,
+    CallbackSubmitterError,
+    CallbackTimeoutError,
+    ChildContextError,
+    DurableOperationError,
+    InvokeError,
+    SerDesError,
+    StepError,
+    rebuild_operation_error,
+    wire_error_type,
+)
+from durable_backend._models import (
+    CallbackOptions,
+    ChainedInvokeOptions,
+    ContextOptions,
+    ErrorObject,
+    OperationAction,
+    OperationStatus,
+    OperationSubType,
+    OperationType,
+    OperationUpdate,
+    StepOptions,
+    WaitOptions,
+)
+from durable_backend._retry import RetryPresets
+from durable_backend._serdes import JSON_SERDES, SerDes, SerDesContext, deserialize, serialize
+
+Flow = Generator[Effect, Any, Any]
+
+MAX_PAYLOAD_BYTES = 256 * 1024
+MAX_ERROR_BYTES = 32 * 1024
+_STACK_LINES = 40
+
+_DEFAULT_RETRY = RetryPresets.default()
+
+
+class StepInterruptedError(Exception):
+    """An at-most-once step was found started: its last attempt may or may not have run."""
+
+
+def error_object(error: BaseException) -> ErrorObject:
+    """The wire form of an error, bounded to the service's 32 KiB."""
+    if isinstance(error, DurableOperationError):
+        message = error.message or ""
+        error_type = wire_error_type(error)
+        data = error.data
+        stack = tuple(error.stack_trace) if error.stack_trace is not None else None
+    else:
+        message = str(error)
+        error_type = type(error).__name__
+        data = None
+        stack = tuple(
+            line.rstrip("\n")
+            for line in traceback.format_tb(error.__traceback__)[-_STACK_LINES:]
+        ) or None
+    budget = MAX_ERROR_BYTES - 1024
+    message = message[: budget // 2]
+    if stack is not None:
+        kept: list[str] = []
+        room = budget - len(message) - len(data or "")
+        for line in reversed(stack):
+            room -= len(line) + 8
+            if room < 0:
+                break
+            kept.append(line)
+        stack = tuple(reversed(kept))
+    return ErrorObject(
+        error_message=message, error_type=error_type, error_data=data, stack_trace=stack
+    )
+
+
+class Scope:
+    """Where an operation runs: its execution and the context it belongs to."""
+
+    __slots__ = ("execution", "ids", "in_branch")
+
+    def __init__(self, execution: Execution, ids: IdSequence, in_branch: bool = False) -> None:
+        self.execution = execution
+        self.ids = ids
+        self.in_branch = in_branch
+
+    @property
+    def parent_id(self) -> str | None:
+        return self.ids.parent_id
+
+    def update(
+        self,
+        op_id: str,
+        op_type: OperationType,
+        action: OperationAction,
+        sub_type: str | None,
+        name: str | None,
+        **fields: Any,
+    ) -> OperationUpdate:
+        return OperationUpdate(
+            id=op_id,
+            type=op_type,
+            action=action,
+            parent_id=self.ids.parent_id,
+            name=name,
+            sub_type=sub_type,
+            **fields,
+        )
+
+    def serdes_context(self, op_id: str) -> SerDesContext:
+        return SerDesContext(operation_id=op_id, durable_execution_arn=self.execution.arn)
+
+    def encode(self, serdes: SerDes[Any], value: Any, op_id: str, what: str) -> str:
+        payload = serialize(serdes, value, self.serdes_context(op_id))
+        if len(payload) > MAX_PAYLOAD_BYTES and what != "context":
+            raise SerDesError(
+                f"The result of {what} {op_id} serializes to {len(payload)} bytes, over the "
+                f"{MAX_PAYLOAD_BYTES}-byte limit for one operation. Return a smaller value, "
+                "or store the data elsewhere (S3, DynamoDB) and return a reference."
+            )
+        return payload
+
+
+def step_flow(
+    scope: Scope,
+    op_id: str,
+    name: str | None,
+    fn: Callable[..., Any],
+    config: StepConfig,
+    make_step_context: Callable[[str, str | None, int], Any],
+    serdes: SerDes[Any],
+) -> Flow:
+    """A step: replay its result, or run its body under its retry strategy."""
+    execution = scope.execution
+    sub_type = config.sub_type or OperationSubType.STEP.value
+    op = execution.lookup(op_id, OperationType.STEP, sub_type, name)
+    attempts = 0
+    started = False
+    if op is not None:
+        status = op.status
+        details = op.step_details
+        if status is OperationStatus.SUCCEEDED:
+            return deserialize(
+                serdes, details.result if details else None, scope.serdes_context(op_id)
+            )
+        if status is OperationStatus.FAILED:
+            raise StepError.from_error_object(details.error if details else None)
+        if status is OperationStatus.PENDING:
+            yield Suspend(f"step {name or op_id} waits for its next attempt")
+        attempts = (details.attempt or 0) if details else 0
+        started = status is OperationStatus.STARTED
+    attempt = attempts + 1
+    at_most_once = config.step_semantics is StepSemantics.AT_MOST_ONCE_PER_RETRY
+
+    def update(action: OperationAction, **fields: Any) -> OperationUpdate:
+        return scope.update(op_id, OperationType.STEP, action, sub_type, name, **fields)
+
+    failure: Exception
+    if started and at_most_once:
+        failure = StepInterruptedError(
+            f"step {name or op_id} was interrupted during attempt {attempt} and is "
+            "at-most-once per retry, so it is not run again without asking its retry strategy"
+        )
+    else:
+        if not started:
+            yield Commit((update(OperationAction.START),), durable=at_most_once)
+        try:
+            value = yield RunUserCode(fn, (make_step_context(op_id, name, attempt),))
+        except Exception as error:
+            failure = error
+        else:
+            try:
+                payload = scope.encode(serdes, value, op_id, "step")
+            except SerDesError as error:
+                yield Commit((update(OperationAction.FAIL, error=error_object(error)),))
+                raise StepError(str(error), "SerDesError") from error
+            yield Commit((update(OperationAction.SUCCEED, payload=payload),))
+            return deserialize(serdes, payload, scope.serdes_context(op_id))
+    strategy = config.retry_strategy or _DEFAULT_RETRY
+    decision = strategy(failure, attempt)
+    wire_error = error_object(failure)
+    if decision.should_retry:
+        delay = max(1, decision.delay_seconds)
+        yield Commit(
+            (
+                update(
+                    OperationAction.RETRY,
+                    error=wire_error,
+                    step_options=StepOptions(next_attempt_delay_seconds=delay),
+                ),
+            )
+        )
+        yield Suspend(f"step {name or op_id} retries in {delay} s")
+    yield Commit((update(OperationAction.FAIL, error=wire_error),))
+    raise StepError.from_error_object(wire_error) from failure
+
+
+def wait_flow(scope: Scope, op_id: str, name: str | None, seconds: int) -> Flow:
+    """A durable timer: START it, then suspend until the service finishes it."""
+    sub_type = OperationSubType.WAIT.value
+    op = scope.execution.lookup(op_id, OperationType.WAIT, sub_type, name)
+    if op is None:
+        yield Commit(
+            (
+                scope.update(
+                    op_id,
+                    OperationType.WAIT,
+                    OperationAction.START,
+                    sub_type,
+                    name,
+                    wait_options=WaitOptions(wait_seconds=seconds),
+                ),
+            ),
+            durable=False,
+        )
+    elif op.status.is_terminal:
+        return None
+    yield Suspend(f"wait {name or op_id} for {seconds} s")
+
+
+def create_callback_flow(
+    scope: Scope, op_id: str, name: str | None, config: CallbackConfig
+) -> Generator[Effect, Any, str]:
+    """START a callback synchronously: the service mints the id the caller hands out."""
+    sub_type = OperationSubType.CALLBACK.value
+    op = scope.execution.lookup(op_id, OperationType.CALLBACK, sub_type, name)
+    if op is None:
+        yield Commit(
+            (
+                scope.update(
+                    op_id,
+                    OperationType.CALLBACK,
+                    OperationAction.START,
+                    sub_type,
+                    name,
+                    callback_options=CallbackOptions(
+                        timeout_seconds=config.timeout.seconds,
+                        heartbeat_timeout_seconds=config.heartbeat_timeout.seconds,
+                    ),
+                ),
+            )
+        )
+        op = scope.execution.operations.get(op_id)
+    details = op.callback_details if op is not None else None
+    if details is None or not details.callback_id:
+        raise CallbackError(
+            f"the service did not return a CallbackId for callback {name or op_id}; "
+            "the backend must echo the started CALLBACK operation in NewExecutionState"
+        )
+    return details.callback_id
+
+
+def callback_result_flow(
+    scope: Scope, op_id: str, name: str | None, serdes: SerDes[Any] | None
+) -> Flow:
+    """The answer an external system sent, or suspend until it arrives."""
+    op = scope.execution.operations.get(op_id)
+    if op is None:
+        raise CallbackError(f"callback {name or op_id} was never started")
+    details = op.callback_details
+    status = op.status
+    if status is OperationStatus.SUCCEEDED:
+        result = details.result if details else None
+        if serdes is None:
+            return result
+        return deserialize(serdes, result, scope.serdes_context(op_id))
+    error = details.error if details else None
+    if status is OperationStatus.TIMED_OUT:
+        raise CallbackTimeoutError.from_error_object(error)
+    if status.is_terminal:
+        raise CallbackExternalError.from_error_object(error)
+    scope.execution.replaying = False
+    yield Suspend(f"callback {name or op_id} has not been answered yet")
+
+
+def invoke_flow(
+    scope: Scope,
+    op_id: str,
+    name: str | None,
+    function_name: str,
+    payload: str,
+    tenant_id: str | None,
+    result_serdes: SerDes[Any],
+) -> Flow:
+    """A chained invoke: START it once, then suspend until the target execution ends."""
+    sub_type = OperationSubType.CHAINED_INVOKE.value
+    op = scope.execution.lookup(op_id, OperationType.CHAINED_INVOKE, sub_type, name)
+    if op is None:
+        yield Commit(
+            (
+                scope.update(
+                    op_id,
+                    OperationType.CHAINED_INVOKE,
+                    OperationAction.START,
+                    sub_type,
+                    name,
+                    payload=payload,
+                    chained_invoke_options=ChainedInvokeOptions(
+                        function_name=function_name, tenant_id=tenant_id
+                    ),
+                ),
+            ),
+            durable=False,
+        )
+    else:
+        details = op.chained_invoke_details
+        if op.status is OperationStatus.SUCCEEDED:
+            return deserialize(
+                result_serdes, details.result if details else None, scope.serdes_context(op_id)
+            )
+        if op.status.is_terminal:
+            raise InvokeError.from_error_object(details.error if details else None)
+    yield Suspend(f"invoke {name or op_id} of {function_name} is running")
+
+
+def child_flow(
+    scope: Scope,
+    op_id: str,
+    name: str | None,
+    sub_type: str,
+    body: Callable[[IdSequence], Flow] | Callable[..., Any],
+    serdes: SerDes[Any],
+    summary: Callable[[Any], str] | None,
+    *,
+    internal: bool = False,
+    in_branch: bool = False,
+) -> Flow:
+    """A child context: its operations nest under its id; its result is checkpointed once.
+
+    ``internal`` bodies are flows of our own (``wait_for_callback``), run with ``yield from``;
+    user bodies are run by the driver with a context shell of its kind.
+    """
+    execution = scope.execution
+    op = execution.lookup(op_id, OperationType.CONTEXT, sub_type, name)
+    replay_children = False
+    if op is not None:
+        details = op.context_details
+        replay_children = bool(details and details.replay_children)
+        if op.status is OperationStatus.SUCCEEDED and not replay_children:
+            return deserialize(
+                serdes, details.result if details else None, scope.serdes_context(op_id)
+            )
+        if op.status is OperationStatus.FAILED:
+            raise _child_error(details.error if details else None)
+    else:
+        yield Commit(
+            (scope.update(op_id, OperationType.CONTEXT, OperationAction.START, sub_type, name),),
+            durable=False,
+        )
+    ids = IdSequence(op_id)
+    try:
+        if internal:
+            value = yield from body(ids)
+        else:
+            value = yield RunInContext(body, ids, in_branch)
+    except Exception as error:
+        if op is None or not op.status.is_terminal:
+            yield Commit(
+                (
+                    scope.update(
+                        op_id,
+                        OperationType.CONTEXT,
+                        OperationAction.FAIL,
+                        sub_type,
+                        name,
+                        error=error_object(error),
+                    ),
+                )
+            )
+        raise _child_error(error_object(error)) from error
+    if op is not None and op.status.is_terminal:
+        return value
+    payload = scope.encode(serdes, value, op_id, "context")
+    options = None
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        payload = summary(value) if summary is not None else ""
+        options = ContextOptions(replay_children=True)
+    yield Commit(
+        (
+            scope.update(
+                op_id,
+                OperationType.CONTEXT,
+                OperationAction.SUCCEED,
+                sub_type,
+                name,
+                payload=payload,
+                context_options=options,
+            ),
+        )
+    )
+    if options is not None:
+        return value
+    return deserialize(serdes, payload, scope.serdes_context(op_id))
+
+
+def _child_error(error: ErrorObject | None) -> ChildContextError:
+    """The same ChildContextError, with the same rebuilt cause, on first run and replay."""
+    child_error = ChildContextError.from_error_object(error)
+    child_error.__cause__ = rebuild_operation_error(error, DurableOperationError)
+    return child_error
+
+
+def wait_for_callback_flow(
+    scope: Scope,
+    op_id: str,
+    name: str | None,
+    submitter: Callable[..., Any],
+    callback_config: CallbackConfig,
+    step_config: StepConfig,
+    make_step_context: Callable[[str, str | None, int], Any],
+    serdes: SerDes[Any],
+) -> Flow:
+    """A CONTEXT holding a callback and a submitter step; the callback's answer is its value."""
+    prefix = f"{name} " if name else ""
+
+    def body(ids: IdSequence) -> Flow:
+        inner = Scope(scope.execution, ids, scope.in_branch)
+        callback_name = f"{prefix}create callback id"
+        callback_op = ids.next()
+        callback_id = yield from create_callback_flow(
+            inner, callback_op, callback_name, callback_config
+        )
+        try:
+            yield from step_flow(
+                inner,
+                ids.next(),
+                f"{prefix}submitter",
+                lambda step_context: submitter(callback_id, step_context),
+                step_config,
+                make_step_context,
+                JSON_SERDES,
+            )
+        except StepError as error:
+            raise CallbackSubmitterError(
+                error.message or "the callback submitter failed",
+                "CallbackSubmitterError",
+                error.data,
+                error.stack_trace,
+            ) from error
+        return (
+            yield from callback_result_flow(
+                inner, callback_op, callback_name, callback_config.serdes
+            )
+        )
+
+    try:
+        return (
+            yield from child_flow(
+                scope,
+                op_id,
+                name,
+                OperationSubType.WAIT_FOR_CALLBACK.value,
+                body,
+                serdes,
+                None,
+                internal=True,
+            )
+        )
+    except ChildContextError as error:
+        if isinstance(error.__cause__, CallbackError):
+            raise error.__cause__ from None
+        raise

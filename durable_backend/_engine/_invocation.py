@@ -1,0 +1,163 @@
+"""The invocation as a flow: decode the event, run the handler, map its outcome to the output.
+
+Written once for both twins, like the operation flows. The protocol's output rules live here
+(protocol.md §1): SUCCEEDED with the result (or through an EXECUTION checkpoint when too large),
+FAILED with an ErrorObject for user errors, PENDING on suspension or revocation, and a raise for
+backend errors that Lambda should retry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Generator, Mapping
+from typing import Any
+
+from attrs import frozen
+
+from durable_backend._codec import event_converter, to_wire
+from durable_backend._engine._checkpoints import SuspendExecution
+from durable_backend._engine._effects import Commit, Effect, RunInContext
+from durable_backend._engine._execution import Execution
+from durable_backend._engine._flows import error_object
+from durable_backend._engine._ids import IdSequence
+from durable_backend._errors import DurableError, InvalidEventError, SerDesError
+from durable_backend._models import (
+    DurableInvocationOutput,
+    ErrorObject,
+    InitialExecutionState,
+    Operation,
+    OperationAction,
+    OperationType,
+    OperationUpdate,
+)
+from durable_backend._serdes import SerDes, SerDesContext, deserialize, serialize
+
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024 - 50
+
+_initial_state = event_converter.get_structure_hook(InitialExecutionState)
+
+
+@frozen
+class DecodedEvent:
+    arn: str
+    token: str
+    operations: tuple[Operation, ...]
+    next_marker: str
+
+
+def decode_event(event: object) -> DecodedEvent:
+    """Validate and decode the invocation event, naming whatever is missing or malformed."""
+    if not isinstance(event, Mapping):
+        raise InvalidEventError(
+            f"A durable handler expects the durable invocation event (a dict), got "
+            f"{type(event).__name__}. Is the function configured as a durable function?"
+        )
+    arn = event.get("DurableExecutionArn")
+    token = event.get("CheckpointToken")
+    missing = [
+        key
+        for key, value in (("DurableExecutionArn", arn), ("CheckpointToken", token))
+        if not isinstance(value, str) or not value
+    ]
+    if missing:
+        present = ", ".join(sorted(str(k) for k in event)) or "no keys"
+        raise InvalidEventError(
+            f"The event is not a durable invocation: missing or empty {' and '.join(missing)} "
+            f"(it has {present}). Invoke the function through Lambda durable execution, or "
+            "use durable_backend.testing to run it locally."
+        )
+    raw_state = event.get("InitialExecutionState") or {}
+    if not isinstance(raw_state, Mapping):
+        raise InvalidEventError(
+            f"InitialExecutionState must be an object, got {type(raw_state).__name__}"
+        )
+    try:
+        state = _initial_state(raw_state, InitialExecutionState)
+    except Exception as error:
+        raise InvalidEventError(
+            f"InitialExecutionState.Operations could not be decoded: {error!r}"
+        ) from error
+    return DecodedEvent(str(arn), str(token), state.operations, state.next_marker or "")
+
+
+def output_dict(output: DurableInvocationOutput) -> dict[str, Any]:
+    return to_wire(output, event_converter)
+
+
+def _finished(status: str, result: str | None = None, error: ErrorObject | None = None) -> dict[
+    str, Any
+]:
+    return output_dict(DurableInvocationOutput(status=status, result=result, error=error))
+
+
+def _context(execution: Execution, op_id: str) -> SerDesContext:
+    return SerDesContext(operation_id=op_id, durable_execution_arn=execution.arn)
+
+
+def invocation_flow(
+    execution: Execution,
+    handler: Callable[..., Any],
+    input_serdes: SerDes[Any],
+    result_serdes: SerDes[Any],
+    now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+) -> Generator[Effect, Any, dict[str, Any]]:
+    """Run ``handler(input, root_context)`` and turn its outcome into the handler output."""
+    execution_id = execution.arn.rsplit("/", 1)[-1]
+    try:
+        user_input = deserialize(
+            input_serdes, execution.input_payload or None, _context(execution, execution_id)
+        )
+    except SerDesError as error:
+        return _finished("FAILED", error=error_object(error))
+    try:
+        value = yield RunInContext(lambda ctx: handler(user_input, ctx), IdSequence(None))
+    except SuspendExecution:
+        return (yield from _suspended())
+    except Exception as error:
+        failure = execution.queue.failure or execution.fatal or error
+        if isinstance(failure, DurableError):
+            return _backend_failed(failure)
+        try:
+            yield Commit(())
+        except SuspendExecution:
+            return _finished("PENDING")
+        return _finished("FAILED", error=error_object(failure))
+    late_failure = execution.queue.failure or execution.fatal
+    if late_failure is not None:
+        if isinstance(late_failure, DurableError):
+            return _backend_failed(late_failure)
+        return _finished("FAILED", error=error_object(late_failure))
+    try:
+        payload = serialize(result_serdes, value, _context(execution, execution_id))
+    except SerDesError as error:
+        return _finished("FAILED", error=error_object(error))
+    updates: tuple[OperationUpdate, ...] = ()
+    if len(payload.encode()) > MAX_RESPONSE_BYTES:
+        updates = (
+            OperationUpdate(
+                id=f"execution-result-{now_ms()}",
+                type=OperationType.EXECUTION,
+                action=OperationAction.SUCCEED,
+                payload=payload,
+            ),
+        )
+        payload = ""
+    try:
+        yield Commit(updates)
+    except SuspendExecution:
+        return _finished("PENDING")
+    return _finished("SUCCEEDED", result=payload)
+
+
+def _suspended() -> Generator[Effect, Any, dict[str, Any]]:
+    with contextlib.suppress(SuspendExecution):
+        yield Commit(())
+    return _finished("PENDING")
+
+
+def _backend_failed(error: DurableError) -> dict[str, Any]:
+    """Retryable service errors go back to Lambda; terminal ones fail the execution."""
+    if error.retry_invocation:
+        raise error
+    return _finished("FAILED", error=error_object(error))

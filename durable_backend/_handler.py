@@ -1,0 +1,227 @@
+"""``durable_execution``: turns a ``def`` or ``async def`` into a Lambda durable handler."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar, overload
+
+from durable_backend._annotations import first_parameter_annotation, return_annotation
+from durable_backend._backend import (
+    AsyncDurableBackend,
+    DurableBackend,
+    async_fetch_all_operations,
+    fetch_all_operations,
+)
+from durable_backend._context import (
+    AsyncDurableContext,
+    DurableContext,
+    async_context_factory,
+    sync_context_factory,
+)
+from durable_backend._drive import AsyncRuntime, Runtime
+from durable_backend._engine import Execution, decode_event, invocation_flow
+from durable_backend._serdes import SerDes, serdes_for
+
+I = TypeVar("I")  # noqa: E741 - the handler's input
+O = TypeVar("O")  # noqa: E741 - the handler's output
+
+LambdaOutput = dict[str, Any]
+
+
+class _Settings:
+    __slots__ = ("input_serdes", "logger", "result_serdes")
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        logger: logging.Logger | None,
+        input_serdes: SerDes[Any] | None,
+        result_serdes: SerDes[Any] | None,
+    ) -> None:
+        self.logger = logger or logging.getLogger(getattr(fn, "__module__", None) or __name__)
+        self.input_serdes = serdes_for(first_parameter_annotation(fn), input_serdes)
+        self.result_serdes = serdes_for(return_annotation(fn), result_serdes)
+
+
+class DurableHandler(Generic[I, O]):
+    """A sync durable function, callable by Lambda as ``handler(event, context)``."""
+
+    def __init__(
+        self,
+        fn: Callable[[I, DurableContext], O],
+        backend: DurableBackend | None = None,
+        *,
+        logger: logging.Logger | None = None,
+        input_serdes: SerDes[I] | None = None,
+        result_serdes: SerDes[O] | None = None,
+    ) -> None:
+        self.fn = fn
+        self._backend = backend
+        self._settings = _Settings(fn, logger, input_serdes, result_serdes)
+        self._make_context = sync_context_factory(self._settings.logger)
+        self.__wrapped__ = fn
+        self.__name__ = getattr(fn, "__name__", "handler")
+        self.__doc__ = fn.__doc__
+
+    @property
+    def backend(self) -> DurableBackend:
+        """The injected backend, or one ``SyncRealBackend`` made on first use."""
+        if self._backend is None:
+            from durable_backend._real import SyncRealBackend
+
+            self._backend = SyncRealBackend()
+        return self._backend
+
+    def __call__(self, event: Any, lambda_context: Any = None) -> LambdaOutput:
+        decoded = decode_event(event)
+        backend = self.backend
+        operations = decoded.operations
+        if decoded.next_marker:
+            operations += tuple(
+                fetch_all_operations(backend, decoded.arn, decoded.token, decoded.next_marker)
+            )
+        execution = Execution(decoded.arn, decoded.token, operations)
+        runtime = Runtime(execution, backend, self._make_context)
+        settings = self._settings
+        output: LambdaOutput = runtime.drive(
+            invocation_flow(execution, self.fn, settings.input_serdes, settings.result_serdes)
+        )
+        return output
+
+
+class AsyncDurableHandler(Generic[I, O]):
+    """An async durable function: Lambda calls it synchronously; ``run_async`` awaits it."""
+
+    def __init__(
+        self,
+        fn: Callable[[I, AsyncDurableContext], Awaitable[O]],
+        backend: AsyncDurableBackend | None = None,
+        *,
+        logger: logging.Logger | None = None,
+        input_serdes: SerDes[I] | None = None,
+        result_serdes: SerDes[O] | None = None,
+    ) -> None:
+        self.fn = fn
+        self._backend = backend
+        self._settings = _Settings(fn, logger, input_serdes, result_serdes)
+        self._make_context = async_context_factory(self._settings.logger)
+        self._runners = threading.local()
+        self.__wrapped__ = fn
+        self.__name__ = getattr(fn, "__name__", "handler")
+        self.__doc__ = fn.__doc__
+
+    @property
+    def backend(self) -> AsyncDurableBackend:
+        """The injected backend, or one ``AsyncRealBackend`` made on first use."""
+        if self._backend is None:
+            from durable_backend._real import AsyncRealBackend
+
+            self._backend = AsyncRealBackend()
+        return self._backend
+
+    def __call__(self, event: Any, lambda_context: Any = None) -> LambdaOutput:
+        """Run the invocation on an event loop kept for this thread (warm invocations reuse it)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError(
+                f"{self.__name__} was called synchronously inside a running event loop; "
+                f"use `await {self.__name__}.run_async(event, context)` instead"
+            )
+        runner: asyncio.Runner | None = getattr(self._runners, "runner", None)
+        if runner is None:
+            runner = self._runners.runner = asyncio.Runner()
+        return runner.run(self.run_async(event, lambda_context))
+
+    async def run_async(self, event: Any, lambda_context: Any = None) -> LambdaOutput:
+        decoded = decode_event(event)
+        backend = self.backend
+        operations = decoded.operations
+        if decoded.next_marker:
+            operations += tuple(
+                await async_fetch_all_operations(
+                    backend, decoded.arn, decoded.token, decoded.next_marker
+                )
+            )
+        execution = Execution(decoded.arn, decoded.token, operations)
+        runtime = AsyncRuntime(execution, backend, self._make_context)
+        settings = self._settings
+        output: LambdaOutput = await runtime.drive(
+            invocation_flow(execution, self.fn, settings.input_serdes, settings.result_serdes)
+        )
+        return output
+
+
+@overload
+def durable_execution(
+    fn: Callable[[I, AsyncDurableContext], Awaitable[O]], /
+) -> AsyncDurableHandler[I, O]: ...
+@overload
+def durable_execution(fn: Callable[[I, DurableContext], O], /) -> DurableHandler[I, O]: ...
+@overload
+def durable_execution(
+    *,
+    backend: DurableBackend | AsyncDurableBackend | None = None,
+    logger: logging.Logger | None = None,
+    input_serdes: SerDes[Any] | None = None,
+    result_serdes: SerDes[Any] | None = None,
+) -> _Decorator: ...
+def durable_execution(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    backend: DurableBackend | AsyncDurableBackend | None = None,
+    logger: logging.Logger | None = None,
+    input_serdes: SerDes[Any] | None = None,
+    result_serdes: SerDes[Any] | None = None,
+) -> Any:
+    """Make ``fn(event, ctx)`` a durable Lambda handler; bare or with options."""
+    options = {
+        "logger": logger,
+        "input_serdes": input_serdes,
+        "result_serdes": result_serdes,
+    }
+    if fn is None:
+        return _Decorator(backend, options)
+    return _Decorator(backend, options)(fn)
+
+
+class _Decorator:
+    """``@durable_execution(backend=...)``: checks the backend's kind against the handler's."""
+
+    def __init__(
+        self, backend: DurableBackend | AsyncDurableBackend | None, options: dict[str, Any]
+    ) -> None:
+        self._backend = backend
+        self._options = options
+
+    @overload
+    def __call__(
+        self, fn: Callable[[I, AsyncDurableContext], Awaitable[O]], /
+    ) -> AsyncDurableHandler[I, O]: ...
+    @overload
+    def __call__(self, fn: Callable[[I, DurableContext], O], /) -> DurableHandler[I, O]: ...
+    def __call__(self, fn: Callable[..., Any], /) -> Any:
+        if not callable(fn):
+            raise TypeError(f"durable_execution decorates a function, got {fn!r}")
+        backend = self._backend
+        is_async = inspect.iscoroutinefunction(fn)
+        if backend is not None:
+            backend_is_async = inspect.iscoroutinefunction(getattr(backend, "checkpoint", None))
+            if backend_is_async != is_async:
+                kind = "an async" if is_async else "a sync"
+                backend_kind = "an async" if backend_is_async else "a sync"
+                raise TypeError(
+                    f"{getattr(fn, '__name__', fn)!r} is {kind} handler but "
+                    f"{type(backend).__name__} is {backend_kind} backend; pass the matching twin "
+                    "(for example AsyncRealBackend for an async def handler)"
+                )
+        if is_async:
+            return AsyncDurableHandler(fn, backend, **self._options)  # type: ignore[arg-type]
+        return DurableHandler(fn, backend, **self._options)  # type: ignore[arg-type]

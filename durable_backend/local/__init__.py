@@ -1,0 +1,1 @@
+"""The embedded local backend: SQLite, behaving like the durable execution service."""

@@ -1,0 +1,33 @@
+"""Clocks for the local backend: real time, or a manual one that tests and runners skip."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class ManualClock:
+    """A clock that moves only when told to, so waits and retries can be skipped in tests."""
+
+    def __init__(self, start: datetime = datetime(2025, 1, 1, tzinfo=UTC)) -> None:
+        if start.tzinfo is None:
+            raise ValueError("ManualClock needs a timezone-aware start time")
+        self._now = start
+
+    def __call__(self) -> datetime:
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"the clock only moves forward, got {seconds} seconds")
+        self._now += timedelta(seconds=seconds)
+
+    def advance_to(self, moment: datetime) -> None:
+        """Jump to ``moment`` if it lies ahead; never moves back."""
+        self._now = max(self._now, moment)

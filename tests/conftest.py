@@ -1,0 +1,3 @@
+"""Shared fixtures."""
+
+from tests.support.emulator import emulator, lambda_endpoint  # noqa: F401

@@ -1,0 +1,108 @@
+"""Smoke test of the benchmark harness: ours on tiny N, end to end, in-process. Not timed.
+
+The fake backend and the harness are checked now; the end-to-end run waits for the engine's
+``durable_backend.durable_execution``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import durable_backend as db
+from benchmarks import report
+from benchmarks._common import (
+    PAGE_SIZE,
+    child_measure,
+    history,
+    invocation_event,
+    measure,
+    operation_id,
+    workloads,
+    write_results,
+)
+from benchmarks.run_ours import (
+    FakeBackend,
+    _to_operations,
+    async_variant,
+    engine_missing,
+    ours_store,
+    sync_variant,
+)
+from durable_backend._models import (
+    OperationAction,
+    OperationStatus,
+    OperationType,
+    OperationUpdate,
+)
+
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:bench:$LATEST/durable-execution/b/x"
+
+
+def test_operation_ids_follow_the_official_scheme() -> None:
+    identifier = pytest.importorskip("aws_durable_execution_sdk_python.identifier")
+    namespace = identifier.OperationIdNamespace()
+    assert [operation_id(n) for n in (1, 2, 10)] == [
+        namespace.create_id_for_step(n) for n in (1, 2, 10)
+    ]
+    child = identifier.OperationIdNamespace(operation_id(3))
+    assert operation_id(1, operation_id(3)) == child.create_id_for_step(1)
+
+
+def test_replay_event_pages_the_history() -> None:
+    workload = next(w for w in workloads(quick=True) if w.kind == "big-replay")
+    ops = history(workload)
+    event = invocation_event(ops)
+    assert len(ops) == workload.n + 1
+    assert len(event["InitialExecutionState"]["Operations"]) == PAGE_SIZE
+    assert event["InitialExecutionState"]["NextMarker"] == str(PAGE_SIZE)
+
+
+def test_fake_backend_rotates_tokens_echoes_updates_and_pages() -> None:
+    store = ours_store()
+    store.reset(_to_operations(history(workloads(quick=True)[0])))
+    backend = FakeBackend(store)
+    update = OperationUpdate(
+        id=operation_id(1), type=OperationType.STEP, action=OperationAction.SUCCEED,
+        sub_type="Step", name="s1", payload="1",
+    )
+    out = backend.checkpoint(ARN, "token-0", [update])
+    assert out.checkpoint_token == "token-1"
+    assert out.new_execution_state is not None
+    (echoed,) = out.new_execution_state.operations
+    assert (echoed.id, echoed.status) == (operation_id(1), OperationStatus.SUCCEEDED)
+    assert echoed.step_details is not None and echoed.step_details.attempt == 1
+    with pytest.raises(RuntimeError, match="Invalid checkpoint token"):
+        backend.checkpoint(ARN, "token-0", [update])
+    first = backend.get_execution_state(ARN, "token-1", "", max_items=1)
+    second = backend.get_execution_state(ARN, "token-1", first.next_marker or "", max_items=1)
+    assert [op.type for op in first.operations + second.operations] == [
+        OperationType.EXECUTION, OperationType.STEP,
+    ]
+    assert second.next_marker == ""
+    assert store.counters.checkpoint_calls == 1 and store.counters.get_state_calls == 2
+
+
+@pytest.mark.skipif(engine_missing() is not None, reason=str(engine_missing()))
+def test_ours_runs_the_quick_suite_end_to_end(tmp_path: Path) -> None:
+    assert hasattr(db, "durable_execution")
+    rows = []
+    for variant in (sync_variant(), async_variant()):
+        for workload in workloads(quick=True):
+            if workload.kind == "big-replay":
+                sample = child_measure(variant, workload)
+                assert sample["elapsed_s"] > 0 and sample["peak_rss_mb"] > 0
+                continue
+            row = measure(variant, workload, "benchmarks.run_ours", quick=True)
+            assert row["median_s"] > 0 and len(row["times_s"]) == workload.repeats
+            assert row["checkpoint_calls"] >= (1 if workload.kind in ("steps", "map") and
+                                               workload.n else 0)
+            assert row["peak_threads"] >= 1
+            rows.append(row)
+    write_results(tmp_path / "ours.json", "ours", "dev", True, rows)
+    joined = report.join(report.load(tmp_path))
+    assert {name for r in joined["rows"] for name in r["variants"]} == {"ours-sync", "ours-async"}
+    assert "| steps/5 |" in report.markdown(joined)
+    json.dumps(joined)
