@@ -8,17 +8,22 @@ driver. The sync twin returns the value; the async twin returns an awaitable, so
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, Generic, TypeVar, overload
 
 from durable_backend._annotations import return_annotation
+from durable_backend._batch import BatchResult
 from durable_backend._config import (
     CallbackConfig,
     ChildConfig,
     InvokeConfig,
+    MapConfig,
+    ParallelBranch,
+    ParallelConfig,
     StepConfig,
     WaitForCallbackConfig,
+    WaitForConditionConfig,
 )
 from durable_backend._drive import AsyncRuntime, Runtime, reject_coroutine_function
 from durable_backend._duration import Duration, duration_seconds
@@ -26,6 +31,7 @@ from durable_backend._engine import (
     Execution,
     Flow,
     Scope,
+    batch_flow,
     callback_result_flow,
     child_flow,
     create_callback_flow,
@@ -33,12 +39,18 @@ from durable_backend._engine import (
     step_flow,
     wait_flow,
     wait_for_callback_flow,
+    wait_for_condition_flow,
 )
 from durable_backend._logger import DurableLogger, context_logger, operation_logger
 from durable_backend._models import OperationSubType
 from durable_backend._serdes import JSON_SERDES, SerDes, serdes_for, serialize
 
 T = TypeVar("T")
+I = TypeVar("I")  # noqa: E741 - a map item
+S = TypeVar("S")
+T1 = TypeVar("T1")
+T2 = TypeVar("T2")
+T3 = TypeVar("T3")
 
 _DEFAULT_STEP = StepConfig()
 _DEFAULT_CALLBACK = CallbackConfig()
@@ -198,6 +210,85 @@ class _Shell:
         )
 
 
+    def _map_flow(
+        self,
+        items: Sequence[Any],
+        func: Callable[..., Any],
+        name: str | None,
+        config: MapConfig[Any] | None,
+    ) -> Flow:
+        config = config or MapConfig()
+        items = list(items)
+        namer = config.item_namer
+
+        def branch(index: int, item: Any) -> tuple[str, Callable[[Any], Any]]:
+            label = namer(item, index) if namer is not None else f"map-item-{index}"
+            return label, lambda ctx: func(ctx, item, index, items)
+
+        scope = self._scope
+        return batch_flow(
+            scope,
+            scope.ids.next(),
+            name,
+            OperationSubType.MAP.value,
+            OperationSubType.MAP_ITERATION.value,
+            [branch(index, item) for index, item in enumerate(items)],
+            config.completion_config,
+            config.max_concurrency,
+            config.item_serdes or JSON_SERDES,
+            config.summary_generator,
+        )
+
+    def _parallel_flow(
+        self,
+        branches: Sequence[Callable[..., Any]],
+        name: str | None,
+        config: ParallelConfig | None,
+    ) -> Flow:
+        config = config or ParallelConfig()
+        named = [
+            (
+                (branch.name if isinstance(branch, ParallelBranch) else None)
+                or f"parallel-branch-{index}",
+                branch,
+            )
+            for index, branch in enumerate(branches)
+        ]
+        scope = self._scope
+        return batch_flow(
+            scope,
+            scope.ids.next(),
+            name,
+            OperationSubType.PARALLEL.value,
+            OperationSubType.PARALLEL_BRANCH.value,
+            named,
+            config.completion_config,
+            config.max_concurrency,
+            config.item_serdes or JSON_SERDES,
+            config.summary_generator,
+        )
+
+    def _wait_for_condition_flow(
+        self,
+        check: Callable[..., Any],
+        config: WaitForConditionConfig[Any],
+        name: str | None,
+    ) -> Flow:
+        if not isinstance(config, WaitForConditionConfig):
+            raise TypeError(
+                f"wait_for_condition needs a WaitForConditionConfig, got {type(config).__name__}"
+            )
+        scope = self._scope
+        return wait_for_condition_flow(
+            scope,
+            scope.ids.next(),
+            name,
+            check,
+            config,
+            _step_context_factory(scope, self._logger),
+        )
+
+
 class Callback(Generic[T]):
     """A started callback: hand ``callback_id`` to the external system, then ``result()``."""
 
@@ -340,6 +431,72 @@ class DurableContext(_Shell):
         result: T = self._runtime.drive(self._child_flow(func, name, config))
         return result
 
+    def map(
+        self,
+        items: Sequence[I],
+        func: Callable[[DurableContext, I, int, Sequence[I]], T],
+        *,
+        name: str | None = None,
+        config: MapConfig[I] | None = None,
+    ) -> BatchResult[T]:
+        """Run ``func(ctx, item, index, items)`` for each item as its own child context."""
+        reject_coroutine_function(func, "map")
+        result: BatchResult[T] = self._runtime.drive(self._map_flow(items, func, name, config))
+        return result
+
+    @overload
+    def parallel(
+        self,
+        branches: tuple[Callable[[DurableContext], T1], Callable[[DurableContext], T2]],
+        *,
+        name: str | None = None,
+        config: ParallelConfig | None = None,
+    ) -> BatchResult[T1 | T2]: ...
+    @overload
+    def parallel(
+        self,
+        branches: tuple[
+            Callable[[DurableContext], T1],
+            Callable[[DurableContext], T2],
+            Callable[[DurableContext], T3],
+        ],
+        *,
+        name: str | None = None,
+        config: ParallelConfig | None = None,
+    ) -> BatchResult[T1 | T2 | T3]: ...
+    @overload
+    def parallel(
+        self,
+        branches: Sequence[Callable[[DurableContext], T]],
+        *,
+        name: str | None = None,
+        config: ParallelConfig | None = None,
+    ) -> BatchResult[T]: ...
+    def parallel(
+        self,
+        branches: Sequence[Callable[[DurableContext], Any]],
+        *,
+        name: str | None = None,
+        config: ParallelConfig | None = None,
+    ) -> BatchResult[Any]:
+        """Run each branch ``branch(ctx)`` as its own child context, concurrently."""
+        for branch in branches:
+            reject_coroutine_function(branch, "parallel")
+        result: BatchResult[Any] = self._runtime.drive(self._parallel_flow(branches, name, config))
+        return result
+
+    def wait_for_condition(
+        self,
+        check: Callable[[S, StepContext], S],
+        *,
+        config: WaitForConditionConfig[S],
+        name: str | None = None,
+    ) -> S:
+        """Poll ``check(state, ctx)`` with durable waits until the wait strategy stops."""
+        reject_coroutine_function(check, "wait_for_condition")
+        result: S = self._runtime.drive(self._wait_for_condition_flow(check, config, name))
+        return result
+
 
 class AsyncDurableContext(_Shell):
     """The context an ``async def`` handler receives; every operation is awaitable."""
@@ -458,6 +615,83 @@ class AsyncDurableContext(_Shell):
         config: ChildConfig[Any] | None = None,
     ) -> Awaitable[Any]:
         return self._runtime.drive(self._child_flow(func, name, config))
+
+    @overload
+    def map(
+        self,
+        items: Sequence[I],
+        func: Callable[[AsyncDurableContext, I, int, Sequence[I]], Awaitable[T]],
+        *,
+        name: str | None = None,
+        config: MapConfig[I] | None = None,
+    ) -> Awaitable[BatchResult[T]]: ...
+    @overload
+    def map(
+        self,
+        items: Sequence[I],
+        func: Callable[[AsyncDurableContext, I, int, Sequence[I]], T],
+        *,
+        name: str | None = None,
+        config: MapConfig[I] | None = None,
+    ) -> Awaitable[BatchResult[T]]: ...
+    def map(
+        self,
+        items: Sequence[Any],
+        func: Callable[..., Any],
+        *,
+        name: str | None = None,
+        config: MapConfig[Any] | None = None,
+    ) -> Awaitable[BatchResult[Any]]:
+        return self._runtime.drive(self._map_flow(items, func, name, config))
+
+    @overload
+    def parallel(
+        self,
+        branches: tuple[
+            Callable[[AsyncDurableContext], Awaitable[T1]],
+            Callable[[AsyncDurableContext], Awaitable[T2]],
+        ],
+        *,
+        name: str | None = None,
+        config: ParallelConfig | None = None,
+    ) -> Awaitable[BatchResult[T1 | T2]]: ...
+    @overload
+    def parallel(
+        self,
+        branches: tuple[
+            Callable[[AsyncDurableContext], Awaitable[T1]],
+            Callable[[AsyncDurableContext], Awaitable[T2]],
+            Callable[[AsyncDurableContext], Awaitable[T3]],
+        ],
+        *,
+        name: str | None = None,
+        config: ParallelConfig | None = None,
+    ) -> Awaitable[BatchResult[T1 | T2 | T3]]: ...
+    @overload
+    def parallel(
+        self,
+        branches: Sequence[Callable[[AsyncDurableContext], Awaitable[T]]],
+        *,
+        name: str | None = None,
+        config: ParallelConfig | None = None,
+    ) -> Awaitable[BatchResult[T]]: ...
+    def parallel(
+        self,
+        branches: Sequence[Callable[[AsyncDurableContext], Any]],
+        *,
+        name: str | None = None,
+        config: ParallelConfig | None = None,
+    ) -> Awaitable[BatchResult[Any]]:
+        return self._runtime.drive(self._parallel_flow(branches, name, config))
+
+    def wait_for_condition(
+        self,
+        check: Callable[[S, StepContext], Awaitable[S]] | Callable[[S, StepContext], S],
+        *,
+        config: WaitForConditionConfig[S],
+        name: str | None = None,
+    ) -> Awaitable[S]:
+        return self._runtime.drive(self._wait_for_condition_flow(check, config, name))
 
 
 def sync_context_factory(logger: logging.Logger) -> Callable[[Runtime, Scope], DurableContext]:

@@ -27,6 +27,7 @@ from durable_backend._engine import (
     Commit,
     Execution,
     Flow,
+    RunBranches,
     RunInContext,
     RunUserCode,
     Scope,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from durable_backend._context import AsyncDurableContext, DurableContext
 
 SLOW_BODY_SECONDS = 0.05
+DEFAULT_BRANCH_THREADS = 8
 
 
 class Runtime:
@@ -79,8 +81,54 @@ class Runtime:
                     answer = effect.fn(self.make_context(self, scope))  # type: ignore[union-attr]
                 except (Exception, SuspendExecution) as exc:
                     error = exc
+            elif kind is RunBranches:
+                self._run_branches(effect)  # type: ignore[arg-type]
             else:
                 raise SuspendExecution(effect.reason)  # type: ignore[union-attr]
+
+    def _run_branches(self, effect: RunBranches) -> None:
+        """Run branches on a pool of at most ``max_concurrency`` threads (never one per item)."""
+        run = effect.run
+        workers = min(run.count, effect.max_concurrency or DEFAULT_BRANCH_THREADS)
+        if workers <= 1:
+            self._branch_worker(effect)
+            return
+        threads = [
+            threading.Thread(target=self._branch_worker, args=(effect,), daemon=True)
+            for _ in range(workers)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        failure = self.execution.queue.failure or self.execution.fatal
+        if failure is not None:
+            raise failure
+
+    def _branch_worker(self, effect: RunBranches) -> None:
+        run = effect.run
+        lock = self.lock
+        while True:
+            with lock:
+                index = run.claim()
+            if index is None:
+                return
+            try:
+                value = self.drive(effect.make_flow(index))
+            except SuspendExecution:
+                with lock:
+                    run.suspend(index)
+            except Exception as exc:
+                with lock:
+                    run.failed(index, exc)
+            except BaseException as exc:
+                with lock:
+                    self.execution.fatal = self.execution.fatal or exc
+                    run.reason = run.reason or run.tracker.reason()
+                return
+            else:
+                with lock:
+                    run.succeeded(index, value)
 
     def _run_body(self, effect: RunUserCode) -> Any:
         execution = self.execution
@@ -181,9 +229,31 @@ class AsyncRuntime:
                         answer = await answer
                 except (Exception, SuspendExecution) as exc:
                     error = exc
+            elif kind is RunBranches:
+                await self._run_branches(effect)  # type: ignore[arg-type]
             else:
                 await self._wait_idle()
                 raise SuspendExecution(effect.reason)  # type: ignore[union-attr]
+
+    async def _run_branches(self, effect: RunBranches) -> None:
+        """Run branches as tasks on this loop, at most ``max_concurrency`` at a time."""
+        workers = min(effect.run.count, effect.max_concurrency or effect.run.count)
+        if workers <= 1:
+            await self._branch_worker(effect)
+            return
+        await asyncio.gather(*(self._branch_worker(effect) for _ in range(workers)))
+
+    async def _branch_worker(self, effect: RunBranches) -> None:
+        run = effect.run
+        while (index := run.claim()) is not None:
+            try:
+                value = await self.drive(effect.make_flow(index))
+            except SuspendExecution:
+                run.suspend(index)
+            except Exception as exc:
+                run.failed(index, exc)
+            else:
+                run.succeeded(index, value)
 
     async def _run_body(self, effect: RunUserCode) -> Any:
         execution = self.execution

@@ -17,7 +17,10 @@ import inspect
 import json
 import types
 from collections.abc import Callable
+from datetime import time
+from decimal import Decimal
 from typing import Any, Protocol, TypeVar, cast, get_args, get_origin
+from uuid import UUID
 
 from attrs import frozen
 from cattrs import BaseValidationError, Converter, transform_error
@@ -83,7 +86,8 @@ def _is_batch_result(tp: Any) -> bool:
 
 
 def _make_converter() -> Converter:
-    """cattrs' JSON preset (datetimes as ISO strings, ...), plus pydantic models if present,
+    """cattrs' JSON preset (datetimes as ISO strings, ...), UUID/Decimal/time as strings,
+    pydantic models if present,
     plus ``BatchResult[T]`` in the official dict form with each result rebuilt as ``T``.
     """
     converter = make_converter()
@@ -140,6 +144,11 @@ def _make_converter() -> Converter:
     def unstructure_pydantic(_: Any) -> Callable[[Any], Any]:
         return lambda value: value.model_dump(mode="json")
 
+    for exact in (UUID, Decimal):  # as strings, so no precision is lost
+        converter.register_structure_hook(exact, lambda data, tp: tp(data))
+        converter.register_unstructure_hook(exact, str)
+    converter.register_structure_hook(time, lambda data, _: time.fromisoformat(data))
+    converter.register_unstructure_hook(time, time.isoformat)
     converter.register_structure_hook_factory(_is_pydantic_model, structure_pydantic)
     converter.register_unstructure_hook_factory(_is_pydantic_model, unstructure_pydantic)
     return converter
@@ -173,11 +182,20 @@ _TYPED: dict[object, SerDes[Any]] = {}
 
 
 def _typed_or_json(annotation: object) -> SerDes[Any]:
-    """A ``TypedSerDes``, or plain JSON for a type cattrs cannot rebuild (an arbitrary class)."""
+    """A ``TypedSerDes``, or plain JSON for a type cattrs cannot rebuild (an arbitrary class).
+
+    A rebuildable type with a field cattrs cannot rebuild is an error, not a silent downgrade.
+    """
     try:
         return TypedSerDes(annotation)
-    except StructureHandlerNotFoundError:
-        return JSON_SERDES
+    except StructureHandlerNotFoundError as error:
+        if error.type_ is annotation:
+            return JSON_SERDES
+        raise SerDesError(
+            f"Results annotated {annotation!r} cannot be rebuilt: it contains {error.type_!r}, "
+            "which has no structure hook. Use a supported type or set a serdes in the "
+            "operation's config."
+        ) from error
 
 
 def serdes_for(return_annotation: object | None, explicit: SerDes[Any] | None) -> SerDes[Any]:

@@ -5,7 +5,15 @@ from durable_backend._engine._checkpoints import (
     InvocationRevoked,
     SuspendExecution,
 )
-from durable_backend._engine._effects import Commit, Effect, RunInContext, RunUserCode, Suspend
+from durable_backend._engine._batch_flows import BatchRun, batch_flow, wait_for_condition_flow
+from durable_backend._engine._effects import (
+    Commit,
+    Effect,
+    RunBranches,
+    RunInContext,
+    RunUserCode,
+    Suspend,
+)
 from durable_backend._engine._execution import Execution
 from durable_backend._engine._flows import (
     Flow,
@@ -24,6 +32,10 @@ from durable_backend._engine._ids import IdSequence, operation_id
 from durable_backend._engine._invocation import DecodedEvent, decode_event, invocation_flow
 
 __all__ = [
+    "BatchRun",
+    "RunBranches",
+    "batch_flow",
+    "wait_for_condition_flow",
     "CheckpointQueue",
     "Commit",
     "DecodedEvent",

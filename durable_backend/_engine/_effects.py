@@ -7,12 +7,15 @@ never performs I/O itself: it asks the driver to commit updates, run user code, 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
 from durable_backend._engine._ids import IdSequence
 from durable_backend._models import OperationUpdate
+
+if TYPE_CHECKING:
+    from durable_backend._engine._batch_flows import BatchRun
 
 
 @frozen
@@ -46,10 +49,21 @@ class RunInContext:
 
 
 @frozen
+class RunBranches:
+    """Run ``make_flow(i)`` for the indexes ``run.claim()`` hands out, at most
+    ``max_concurrency`` at a time, reporting each outcome to ``run``; answer when none runs.
+    """
+
+    make_flow: Callable[[int], Any]
+    run: BatchRun
+    max_concurrency: int | None
+
+
+@frozen
 class Suspend:
     """End this invocation as PENDING once no other work is running."""
 
     reason: str
 
 
-Effect = Commit | RunUserCode | RunInContext | Suspend
+Effect = Commit | RunUserCode | RunInContext | RunBranches | Suspend

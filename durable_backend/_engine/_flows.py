@@ -341,6 +341,9 @@ def child_flow(
 ) -> Flow:
     """A child context: its operations nest under its id; its result is checkpointed once.
 
+    Its SUCCEED/FAIL is queued, not awaited: everything inside is already durable, so a crash
+    before the next flush only replays the body from its children's checkpoints.
+
     ``internal`` bodies are flows of our own (``wait_for_callback``), run with ``yield from``;
     user bodies are run by the driver with a context shell of its kind.
     """
@@ -355,7 +358,7 @@ def child_flow(
                 serdes, details.result if details else None, scope.serdes_context(op_id)
             )
         if op.status is OperationStatus.FAILED:
-            raise _child_error(details.error if details else None)
+            raise child_error(details.error if details else None)
     else:
         yield Commit(
             (scope.update(op_id, OperationType.CONTEXT, OperationAction.START, sub_type, name),),
@@ -379,9 +382,10 @@ def child_flow(
                         name,
                         error=error_object(error),
                     ),
-                )
+                ),
+                durable=False,
             )
-        raise _child_error(error_object(error)) from error
+        raise child_error(error_object(error)) from error
     if op is not None and op.status.is_terminal:
         return value
     payload = scope.encode(serdes, value, op_id, "context")
@@ -400,14 +404,15 @@ def child_flow(
                 payload=payload,
                 context_options=options,
             ),
-        )
+        ),
+        durable=False,
     )
     if options is not None:
         return value
     return deserialize(serdes, payload, scope.serdes_context(op_id))
 
 
-def _child_error(error: ErrorObject | None) -> ChildContextError:
+def child_error(error: ErrorObject | None) -> ChildContextError:
     """The same ChildContextError, with the same rebuilt cause, on first run and replay."""
     child_error = ChildContextError.from_error_object(error)
     child_error.__cause__ = rebuild_operation_error(error, DurableOperationError)

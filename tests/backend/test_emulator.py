@@ -33,12 +33,12 @@ class Twin:
         self.async_ = AsyncRealBackend(client, retry=FAST) if kind == "async" else None
 
     async def checkpoint(
-        self, arn: str, token: str, updates: list[OperationUpdate]
+        self, arn: str, token: str, updates: list[OperationUpdate], client_token: str | None = None
     ) -> CheckpointDurableExecutionOutput:
         if self.sync is not None:
-            return self.sync.checkpoint(arn, token, updates)
+            return self.sync.checkpoint(arn, token, updates, client_token)
         assert self.async_ is not None
-        return await self.async_.checkpoint(arn, token, updates)
+        return await self.async_.checkpoint(arn, token, updates, client_token)
 
     async def get_state(
         self, arn: str, token: str, max_items: int
@@ -119,3 +119,14 @@ async def test_state_pages_with_small_max_items(emulator: Emulator, twin: Twin) 
         # Reading state does not rotate the token.
         after = await twin.checkpoint(held.arn, done.checkpoint_token, [])
         assert after.checkpoint_token is not None
+
+
+async def test_repeated_client_token_gets_the_same_answer(emulator: Emulator, twin: Twin) -> None:
+    """What a retry after a lost response relies on: the service de-duplicates by ClientToken."""
+    with emulator.hold_execution() as held:
+        updates = [step("a", OperationAction.START)]
+        first = await twin.checkpoint(held.arn, held.checkpoint_token, updates, "client-1")
+        again = await twin.checkpoint(held.arn, held.checkpoint_token, updates, "client-1")
+        assert again.checkpoint_token == first.checkpoint_token is not None
+        with pytest.raises(StaleCheckpointTokenError):
+            await twin.checkpoint(held.arn, held.checkpoint_token, updates, "client-2")

@@ -1,0 +1,223 @@
+"""``map``, ``parallel`` and ``wait_for_condition`` as flows.
+
+A batch is a CONTEXT whose branches are child CONTEXTs with ids taken in index order before
+anything runs, so ids never depend on completion order. The driver runs the branches (threads
+or tasks) through ``RunBranches`` and reports each outcome to a ``BatchRun``, whose bookkeeping
+is O(1) per completion.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from durable_backend._batch import BatchItem, BatchItemStatus, BatchResult, CompletionTracker
+from durable_backend._config import CompletionConfig, WaitForConditionConfig
+from durable_backend._engine._effects import Commit, RunBranches, RunUserCode, Suspend
+from durable_backend._engine._flows import (
+    MAX_PAYLOAD_BYTES,
+    Flow,
+    Scope,
+    child_error,
+    child_flow,
+    error_object,
+)
+from durable_backend._engine._ids import IdSequence
+from durable_backend._errors import WaitForConditionError
+from durable_backend._models import (
+    ContextOptions,
+    ErrorObject,
+    OperationAction,
+    OperationStatus,
+    OperationSubType,
+    OperationType,
+    StepOptions,
+)
+from durable_backend._serdes import JSON_SERDES, SerDes, deserialize
+
+Branch = tuple[str, Callable[..., Any]]
+
+
+class BatchRun:
+    """Which branch runs next, what each produced, and whether the batch is complete."""
+
+    __slots__ = ("count", "next_index", "outcomes", "reason", "suspended", "tracker")
+
+    def __init__(self, count: int, completion: CompletionConfig) -> None:
+        self.count = count
+        self.tracker = CompletionTracker(count, completion)
+        self.next_index = 0
+        self.outcomes: dict[int, tuple[BatchItemStatus, Any, ErrorObject | None]] = {}
+        self.suspended = 0
+        self.reason = self.tracker.decision() if count == 0 else None
+
+    def claim(self) -> int | None:
+        """The next branch to start, or None once complete or when all have started."""
+        if self.reason is not None or self.next_index >= self.count:
+            return None
+        index = self.next_index
+        self.next_index += 1
+        return index
+
+    def succeeded(self, index: int, value: Any) -> None:
+        self.outcomes[index] = (BatchItemStatus.SUCCEEDED, value, None)
+        if self.reason is None:
+            self.tracker.record_success()
+            self.reason = self.tracker.decision()
+
+    def failed(self, index: int, error: BaseException) -> None:
+        self.outcomes[index] = (BatchItemStatus.FAILED, None, error_object(error))
+        if self.reason is None:
+            self.tracker.record_failure()
+            self.reason = self.tracker.decision()
+
+    def suspend(self, index: int) -> None:
+        self.outcomes[index] = (BatchItemStatus.STARTED, None, None)
+        self.suspended += 1
+
+    def result(self) -> BatchResult[Any]:
+        assert self.reason is not None
+        items = [
+            BatchItem(index, status, value, error)
+            for index, (status, value, error) in sorted(self.outcomes.items())
+        ]
+        return BatchResult(items, self.reason)
+
+
+def batch_flow(
+    scope: Scope,
+    op_id: str,
+    name: str | None,
+    sub_type: str,
+    branch_sub_type: str,
+    branches: Sequence[Branch],
+    completion: CompletionConfig,
+    max_concurrency: int | None,
+    item_serdes: SerDes[Any],
+    summary: Callable[[Any], str] | None,
+) -> Flow:
+    """A map or parallel: run the branches as child contexts and checkpoint a BatchResult."""
+    completion.validate_for_total(len(branches))
+    execution = scope.execution
+    op = execution.lookup(op_id, OperationType.CONTEXT, sub_type, name)
+    if op is not None:
+        details = op.context_details
+        replay_children = bool(details and details.replay_children)
+        if op.status is OperationStatus.SUCCEEDED and not replay_children:
+            return _batch_result(details.result if details else None)
+        if op.status is OperationStatus.FAILED:
+            raise child_error(details.error if details else None)
+    else:
+        yield Commit(
+            (scope.update(op_id, OperationType.CONTEXT, OperationAction.START, sub_type, name),),
+            durable=False,
+        )
+    ids = IdSequence(op_id)
+    inner = Scope(execution, ids, in_branch=True)
+    branch_ids = [ids.next() for _ in branches]
+
+    def make_flow(index: int) -> Flow:
+        branch_name, body = branches[index]
+        return child_flow(
+            inner,
+            branch_ids[index],
+            branch_name,
+            branch_sub_type,
+            body,
+            item_serdes,
+            None,
+            in_branch=True,
+        )
+
+    run = BatchRun(len(branches), completion)
+    yield RunBranches(make_flow, run, max_concurrency)
+    if run.reason is None:
+        yield Suspend(f"{sub_type} {name or op_id} waits for {run.suspended} branch(es)")
+    result = run.result()
+    payload = json.dumps(result.to_dict(), separators=(",", ":"))
+    options = None
+    if op is not None and op.status.is_terminal:
+        return result
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        payload = summary(result) if summary is not None else ""
+        options = ContextOptions(replay_children=True)
+    yield Commit(
+        (
+            scope.update(
+                op_id,
+                OperationType.CONTEXT,
+                OperationAction.SUCCEED,
+                sub_type,
+                name,
+                payload=payload,
+                context_options=options,
+            ),
+        ),
+        durable=False,
+    )
+    return result if options is not None else _batch_result(payload)
+
+
+def _batch_result(payload: str | None) -> BatchResult[Any]:
+    return BatchResult.from_dict(json.loads(payload or '{"all": []}'))
+
+
+def wait_for_condition_flow(
+    scope: Scope,
+    op_id: str,
+    name: str | None,
+    check: Callable[..., Any],
+    config: WaitForConditionConfig[Any],
+    make_check_context: Callable[[str, str | None, int], Any],
+) -> Flow:
+    """Poll ``check(state, ctx)``; each poll that must continue is a RETRY carrying the state."""
+    sub_type = OperationSubType.WAIT_FOR_CONDITION.value
+    serdes = config.serdes or JSON_SERDES
+    context = scope.serdes_context(op_id)
+    op = scope.execution.lookup(op_id, OperationType.STEP, sub_type, name)
+    attempts = 0
+    state_payload: str | None = None
+    started = False
+    if op is not None:
+        details = op.step_details
+        if op.status is OperationStatus.SUCCEEDED:
+            return deserialize(serdes, details.result if details else None, context)
+        if op.status is OperationStatus.FAILED:
+            raise WaitForConditionError.from_error_object(details.error if details else None)
+        if op.status is OperationStatus.PENDING:
+            yield Suspend(f"wait_for_condition {name or op_id} waits for its next poll")
+        attempts = (details.attempt or 0) if details else 0
+        state_payload = details.result if details else None
+        started = op.status is OperationStatus.STARTED
+
+    def update(action: OperationAction, **fields: Any) -> Any:
+        return scope.update(op_id, OperationType.STEP, action, sub_type, name, **fields)
+
+    if state_payload is None:
+        state_payload = scope.encode(serdes, config.initial_state, op_id, "wait_for_condition")
+    state = deserialize(serdes, state_payload, context)
+    if not started:
+        yield Commit((update(OperationAction.START),), durable=False)
+    attempt = attempts + 1
+    try:
+        new_state = yield RunUserCode(check, (state, make_check_context(op_id, name, attempt)))
+        payload = scope.encode(serdes, new_state, op_id, "wait_for_condition")
+        decision = config.wait_strategy(deserialize(serdes, payload, context), attempt)
+    except Exception as error:
+        yield Commit((update(OperationAction.FAIL, error=error_object(error)),))
+        raise WaitForConditionError.from_error_object(error_object(error)) from error
+    if decision.should_continue:
+        delay = max(1, decision.delay_seconds)
+        yield Commit(
+            (
+                update(
+                    OperationAction.RETRY,
+                    payload=payload,
+                    step_options=StepOptions(next_attempt_delay_seconds=delay),
+                ),
+            )
+        )
+        yield Suspend(f"wait_for_condition {name or op_id} polls again in {delay} s")
+    yield Commit((update(OperationAction.SUCCEED, payload=payload),))
+    return deserialize(serdes, payload, context)
