@@ -21,6 +21,8 @@ from durable_backend._config import (
     WaitForCallbackConfig,
     WaitForConditionConfig,
     WaitForConditionDecision,
+    WaitStrategyConfig,
+    create_wait_strategy,
 )
 from durable_backend._context import (
     AsyncCallback,
@@ -81,6 +83,7 @@ from durable_backend._retry import (
     create_linear_retry_strategy,
     create_retry_strategy,
 )
+from durable_backend._saga import AsyncSaga, Compensation, Saga, SagaError
 from durable_backend._serdes import JsonSerDes, SerDes, SerDesContext
 
 __all__ = [
@@ -89,6 +92,7 @@ __all__ = [
     "AsyncDurableContext",
     "AsyncDurableHandler",
     "AsyncRealBackend",
+    "AsyncSaga",
     "BatchItem",
     "BatchItemStatus",
     "BatchResult",
@@ -103,6 +107,7 @@ __all__ = [
     "CheckpointToken",
     "ChildConfig",
     "ChildContextError",
+    "Compensation",
     "CompletionConfig",
     "CompletionReason",
     "DurableBackend",
@@ -140,6 +145,8 @@ __all__ = [
     "RetryPresets",
     "RetryStrategy",
     "RetryStrategyConfig",
+    "Saga",
+    "SagaError",
     "SerDes",
     "SerDesContext",
     "SerDesError",
@@ -159,9 +166,11 @@ __all__ = [
     "WaitForConditionConfig",
     "WaitForConditionDecision",
     "WaitForConditionError",
+    "WaitStrategyConfig",
     "async_fetch_all_operations",
     "create_linear_retry_strategy",
     "create_retry_strategy",
+    "create_wait_strategy",
     "durable_execution",
     "fetch_all_operations",
 ]

@@ -76,12 +76,12 @@ class RetryPolicy:
         ceiling = self.initial_delay_seconds * 2 ** (state.attempt_number - 1)
         return random.uniform(0, min(self.max_delay_seconds, ceiling))
 
-    def retrying(self, sleep: Callable[[float], None] = time.sleep) -> Retrying:
+    def retrying(self) -> Retrying:
         return Retrying(
             retry=retry_if_exception_type(TransientError),
             stop=stop_after_attempt(self.max_attempts) | stop_before_delay(self.max_total_seconds),
             wait=self.wait_seconds,
-            sleep=sleep,
+            sleep=time.sleep,
             reraise=True,
         )
 
@@ -101,7 +101,11 @@ def default_client() -> LambdaClient:
 
 
 class SyncRealBackend:
-    """``DurableBackend`` over boto3. Thread-safe: the boto3 client is."""
+    """``DurableBackend`` over boto3. Thread-safe: the boto3 client is.
+
+    A client passed in gets one ``after-call`` hook (``restore_error_code``) and should have
+    botocore's retries off, or its attempts multiply with ours.
+    """
 
     def __init__(self, client: LambdaClient | None = None, *, retry: RetryPolicy | None = None):
         self.client = client if client is not None else default_client()

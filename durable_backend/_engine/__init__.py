@@ -1,11 +1,11 @@
 """The replay engine: no I/O, no asyncio, no threads; the drivers perform its effects."""
 
+from durable_backend._engine._batch_flows import BatchRun, batch_flow, wait_for_condition_flow
 from durable_backend._engine._checkpoints import (
     CheckpointQueue,
     InvocationRevoked,
     SuspendExecution,
 )
-from durable_backend._engine._batch_flows import BatchRun, batch_flow, wait_for_condition_flow
 from durable_backend._engine._effects import (
     Commit,
     Effect,
