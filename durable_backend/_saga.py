@@ -60,7 +60,7 @@ class _SagaBase(Generic[C]):
     def __init__(
         self, ctx: C, *, name: str = "saga", compensation_config: StepConfig | None = None
     ) -> None:
-        self._ctx = ctx
+        self._ctx: C = ctx
         self._name = name
         self._compensation_config = compensation_config
         self._registered: list[_Registered] = []
@@ -107,7 +107,7 @@ class Saga(_SagaBase[DurableContext]):
         name: str | None = None,
         config: StepConfig | None = None,
     ) -> T:
-        result = self._ctx.step(func, name=name, config=config)
+        result: T = self._ctx.step(func, name=name, config=config)
         self._register(name, compensate, result)
         return result
 

@@ -521,3 +521,61 @@ def test_threads_share_one_backend(backend: LocalBackend) -> None:
     assert errors == []
     assert len(backend.operations(arn)) == 81
 
+
+
+# ----------------------------------------------------------------------------- the test fake
+
+
+def _scenario_updates() -> list[list[OperationUpdate]]:
+    return [
+        [up("c", T.CONTEXT, A.START, sub_type="Map"), *step("k", parent_id="c"),
+         up("s", T.STEP, A.START), up("s", T.STEP, A.RETRY, payload="p",
+                                      step_options=StepOptions(3))],
+        [up("c", T.CONTEXT, A.SUCCEED, payload="[1]"),
+         up("w", T.WAIT, A.START, wait_options=WaitOptions(2))],
+        [],
+        [*step("s", "2")],
+    ]
+
+
+def test_memory_fake_and_local_backend_agree(backend: LocalBackend, clock: ManualClock) -> None:
+    from tests.support.memory_backend import MemoryBackend
+
+    fake = MemoryBackend(start=clock())
+    local_arn = backend.start_execution("fn", '"in"', name="same")
+    fake_arn, _ = fake.start_execution('"in"', local_arn, name="same")
+    local_token = invoke(backend, local_arn).checkpoint_token
+    fake_token = from_wire(fake.invocation_event(fake_arn), DurableInvocationInput,
+                           event_converter).checkpoint_token
+    for batch in _scenario_updates():
+        local_out = backend.checkpoint(local_arn, local_token, batch)
+        fake_out = fake.checkpoint(fake_arn, fake_token, batch)
+        assert local_out.new_execution_state == fake_out.new_execution_state
+        assert local_out.checkpoint_token and fake_out.checkpoint_token
+        local_token, fake_token = local_out.checkpoint_token, fake_out.checkpoint_token
+        clock.advance(2)
+        fake.advance(2)
+    assert fake.operations(fake_arn) == backend.operations(local_arn)
+    assert fake.history(fake_arn) == backend.history_events(local_arn)
+    bad = [up("w", T.WAIT, A.CANCEL)]
+    with pytest.raises(InvalidRequestError) as local_error:
+        backend.checkpoint(local_arn, local_token, bad)
+    with pytest.raises(InvalidRequestError) as fake_error:
+        fake.checkpoint(fake_arn, fake_token, bad)
+    assert local_error.value.message == fake_error.value.message
+
+
+def test_memory_fake_lost_response_is_answered_by_client_token() -> None:
+    from durable_backend._errors import ServiceUnavailableError
+    from tests.support.memory_backend import CheckpointCall, MemoryBackend
+
+    fake = MemoryBackend()
+    arn, event = fake.start_execution()
+    token = event["CheckpointToken"]
+    fake.fail_next_checkpoint(ServiceUnavailableError("lost"), after_apply=True)
+    with pytest.raises(ServiceUnavailableError):
+        fake.checkpoint(arn, token, step("s"), "ct")
+    again = fake.checkpoint(arn, token, step("s"), "ct")
+    assert again.checkpoint_token
+    assert fake.history_types(arn) == ["ExecutionStarted", "StepStarted", "StepSucceeded"]
+    assert fake.checkpoint_calls(arn) == [CheckpointCall(arn, token, tuple(step("s")), "ct")] * 2
