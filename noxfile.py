@@ -27,7 +27,7 @@ def typecheck(session: nox.Session) -> None:
     session.install("-e", ".[test,typecheck]")
     session.run("mypy", "--strict", "durable_backend")
     session.run("mypy", "--strict", "tests/typing")
-    session.run("pyright")
+    session.run("pyright", "--pythonpath", f"{session.bin}/python")
 
 
 # Benchmarks: each SDK in its own virtualenv, then one joined report (benchmarks/README.md).

@@ -187,9 +187,21 @@ class Runtime:
 
 
 class AsyncRuntime:
-    """Drives flows with awaits on one event loop; no threads of its own."""
+    """Drives flows with awaits on one event loop; no threads of its own.
 
-    __slots__ = ("_background", "_flight", "_idle", "backend", "execution", "make_context")
+    While branches run concurrently, a committer yields to the loop once before it leads a
+    call, so branches that are ready to commit join the same batch (no timer, no linger).
+    """
+
+    __slots__ = (
+        "_background",
+        "_branches",
+        "_flight",
+        "_idle",
+        "backend",
+        "execution",
+        "make_context",
+    )
 
     def __init__(
         self,
@@ -203,6 +215,7 @@ class AsyncRuntime:
         self._flight: asyncio.Future[None] | None = None
         self._idle: asyncio.Future[None] | None = None
         self._background: asyncio.Future[None] | None = None
+        self._branches = 0
 
     async def drive(self, flow: Flow) -> Any:
         answer: Any = None
@@ -241,7 +254,11 @@ class AsyncRuntime:
         if workers <= 1:
             await self._branch_worker(effect)
             return
-        await asyncio.gather(*(self._branch_worker(effect) for _ in range(workers)))
+        self._branches += workers
+        try:
+            await asyncio.gather(*(self._branch_worker(effect) for _ in range(workers)))
+        finally:
+            self._branches -= workers
 
     async def _branch_worker(self, effect: RunBranches) -> None:
         run = effect.run
@@ -304,6 +321,10 @@ class AsyncRuntime:
                 assert self._flight is not None
                 await asyncio.shield(self._flight)
                 continue
+            if self._branches > 1:
+                await asyncio.sleep(0)
+                if queue.in_flight or queue.is_committed(target):
+                    continue
             batch = queue.take()
             flight = self._flight = asyncio.get_running_loop().create_future()
             try:
