@@ -289,58 +289,52 @@ class _Shell:
         )
 
 
-class Callback(Generic[T]):
-    """A started callback: hand ``callback_id`` to the external system, then ``result()``."""
+R = TypeVar("R", Runtime, AsyncRuntime)
+
+
+class _CallbackHandle(Generic[R]):
+    """What both callback twins hold: the started operation and how to read its answer."""
 
     __slots__ = ("_name", "_runtime", "_scope", "_serdes", "callback_id", "operation_id")
 
     def __init__(
         self,
-        runtime: Runtime,
+        runtime: R,
         scope: Scope,
         operation_id: str,
         callback_id: str,
         name: str | None,
         serdes: SerDes[Any] | None,
     ) -> None:
-        self._runtime = runtime
+        self._runtime: R = runtime
         self._scope = scope
         self.operation_id = operation_id
         self.callback_id = callback_id
         self._name = name
         self._serdes = serdes
+
+    def _result_flow(self) -> Flow:
+        return callback_result_flow(self._scope, self.operation_id, self._name, self._serdes)
+
+
+class Callback(_CallbackHandle[Runtime], Generic[T]):
+    """A started callback: hand ``callback_id`` to the external system, then ``result()``."""
+
+    __slots__ = ()
 
     def result(self) -> T:
         """The answer (the raw string unless the config names a serdes), or suspend."""
-        flow = callback_result_flow(self._scope, self.operation_id, self._name, self._serdes)
-        result: T = self._runtime.drive(flow)
+        result: T = self._runtime.drive(self._result_flow())
         return result
 
 
-class AsyncCallback(Generic[T]):
+class AsyncCallback(_CallbackHandle[AsyncRuntime], Generic[T]):
     """The async twin of ``Callback``: ``await callback.result()``."""
 
-    __slots__ = ("_name", "_runtime", "_scope", "_serdes", "callback_id", "operation_id")
-
-    def __init__(
-        self,
-        runtime: AsyncRuntime,
-        scope: Scope,
-        operation_id: str,
-        callback_id: str,
-        name: str | None,
-        serdes: SerDes[Any] | None,
-    ) -> None:
-        self._runtime = runtime
-        self._scope = scope
-        self.operation_id = operation_id
-        self.callback_id = callback_id
-        self._name = name
-        self._serdes = serdes
+    __slots__ = ()
 
     async def result(self) -> T:
-        flow = callback_result_flow(self._scope, self.operation_id, self._name, self._serdes)
-        result: T = await self._runtime.drive(flow)
+        result: T = await self._runtime.drive(self._result_flow())
         return result
 
 

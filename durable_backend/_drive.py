@@ -69,12 +69,17 @@ class Runtime:
             answer = error = None
             kind = type(effect)
             if kind is Commit:
-                self.commit(effect.updates, effect.durable)  # type: ignore[union-attr]
+                try:
+                    self.commit(effect.updates, effect.durable)  # type: ignore[union-attr]
+                except (Exception, SuspendExecution) as exc:
+                    error = exc
             elif kind is RunUserCode:
                 try:
                     answer = self._run_body(effect)  # type: ignore[arg-type]
                 except Exception as exc:
                     error = exc
+                else:
+                    _reject_awaitable(effect.fn, answer)  # type: ignore[union-attr]
             elif kind is RunInContext:
                 scope = Scope(self.execution, effect.ids, effect.in_branch)  # type: ignore[union-attr]
                 try:
@@ -135,15 +140,7 @@ class Runtime:
         queue = execution.queue
         if effect.body and queue.has_pending:
             _flusher.schedule(self, queue.queued)
-        result = effect.fn(*effect.args)
-        if inspect.isawaitable(result):
-            if inspect.iscoroutine(result):
-                result.close()
-            raise TypeError(
-                f"{_name(effect.fn)} returned an awaitable in a sync durable context. Use an "
-                "async handler (AsyncDurableContext) for async code, or call it synchronously."
-            )
-        return result
+        return effect.fn(*effect.args)
 
     def commit(self, updates: tuple[Any, ...], durable: bool = True) -> None:
         with self.lock:
@@ -228,7 +225,10 @@ class AsyncRuntime:
             answer = error = None
             kind = type(effect)
             if kind is Commit:
-                await self.commit(effect.updates, effect.durable)  # type: ignore[union-attr]
+                try:
+                    await self.commit(effect.updates, effect.durable)  # type: ignore[union-attr]
+                except (Exception, SuspendExecution) as exc:
+                    error = exc
             elif kind is RunUserCode:
                 try:
                     answer = await self._run_body(effect)  # type: ignore[arg-type]
@@ -369,6 +369,17 @@ def output_operations(output: Any) -> tuple[tuple[Any, ...], str]:
     if state is None:
         return (), ""
     return tuple(state.operations), state.next_marker or ""
+
+
+def _reject_awaitable(fn: Callable[..., Any], result: Any) -> None:
+    """A sync body that returns an awaitable is a programming error, not a failed attempt."""
+    if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
+            result.close()
+        raise TypeError(
+            f"{_name(fn)} returned an awaitable in a sync durable context. Use an async "
+            "handler (AsyncDurableContext) for async code, or call it synchronously."
+        )
 
 
 def _name(fn: Callable[..., Any]) -> str:

@@ -47,7 +47,31 @@ class _Settings:
         self.result_serdes = serdes_for(return_annotation(fn), result_serdes)
 
 
-class DurableHandler(Generic[I, O]):
+F = TypeVar("F", bound=Callable[..., Any])
+B = TypeVar("B", DurableBackend, AsyncDurableBackend)
+
+
+class _Handler(Generic[F, B]):
+    """What both handler twins hold: the user function, its backend and its serdes."""
+
+    def __init__(
+        self,
+        fn: F,
+        backend: B | None = None,
+        *,
+        logger: logging.Logger | None = None,
+        input_serdes: SerDes[Any] | None = None,
+        result_serdes: SerDes[Any] | None = None,
+    ) -> None:
+        self.fn = fn
+        self._backend: B | None = backend
+        self._settings = _Settings(fn, logger, input_serdes, result_serdes)
+        self.__wrapped__ = fn
+        self.__name__ = getattr(fn, "__name__", "handler")
+        self.__doc__ = fn.__doc__
+
+
+class DurableHandler(_Handler[Callable[[I, DurableContext], O], DurableBackend], Generic[I, O]):
     """A sync durable function, callable by Lambda as ``handler(event, context)``."""
 
     def __init__(
@@ -59,13 +83,10 @@ class DurableHandler(Generic[I, O]):
         input_serdes: SerDes[I] | None = None,
         result_serdes: SerDes[O] | None = None,
     ) -> None:
-        self.fn = fn
-        self._backend = backend
-        self._settings = _Settings(fn, logger, input_serdes, result_serdes)
+        super().__init__(
+            fn, backend, logger=logger, input_serdes=input_serdes, result_serdes=result_serdes
+        )
         self._make_context = sync_context_factory(self._settings.logger)
-        self.__wrapped__ = fn
-        self.__name__ = getattr(fn, "__name__", "handler")
-        self.__doc__ = fn.__doc__
 
     @property
     def backend(self) -> DurableBackend:
@@ -93,7 +114,9 @@ class DurableHandler(Generic[I, O]):
         return output
 
 
-class AsyncDurableHandler(Generic[I, O]):
+class AsyncDurableHandler(
+    _Handler[Callable[[I, AsyncDurableContext], Awaitable[O]], AsyncDurableBackend], Generic[I, O]
+):
     """An async durable function: Lambda calls it synchronously; ``run_async`` awaits it."""
 
     def __init__(
@@ -105,14 +128,11 @@ class AsyncDurableHandler(Generic[I, O]):
         input_serdes: SerDes[I] | None = None,
         result_serdes: SerDes[O] | None = None,
     ) -> None:
-        self.fn = fn
-        self._backend = backend
-        self._settings = _Settings(fn, logger, input_serdes, result_serdes)
+        super().__init__(
+            fn, backend, logger=logger, input_serdes=input_serdes, result_serdes=result_serdes
+        )
         self._make_context = async_context_factory(self._settings.logger)
         self._runners = threading.local()
-        self.__wrapped__ = fn
-        self.__name__ = getattr(fn, "__name__", "handler")
-        self.__doc__ = fn.__doc__
 
     @property
     def backend(self) -> AsyncDurableBackend:

@@ -65,8 +65,12 @@ class CheckpointQueue:
         self.revoked = False
 
     def add(self, updates: tuple[OperationUpdate, ...]) -> int:
-        """Queue updates; return the count the caller must see committed."""
-        if self.revoked:
+        """Queue updates; return the count the caller must see committed.
+
+        An empty add (the final flush of a suspending invocation) succeeds after revocation:
+        there is nothing left to lose, and the invocation must still end as PENDING.
+        """
+        if self.revoked and updates:
             raise InvocationRevoked("the invocation's checkpoint token was revoked")
         self.pending.extend(updates)
         self.queued += len(updates)

@@ -12,7 +12,15 @@ from durable_backend._models import Operation, OperationStatus, OperationType
 class Execution:
     """Everything the flows of one invocation share; the drivers guard it with their lock."""
 
-    __slots__ = ("active_bodies", "arn", "fatal", "operations", "queue", "replaying")
+    __slots__ = (
+        "_unvisited",
+        "active_bodies",
+        "arn",
+        "fatal",
+        "operations",
+        "queue",
+        "replaying",
+    )
 
     def __init__(self, arn: str, token: str, operations: Iterable[Operation]) -> None:
         self.arn = arn
@@ -21,6 +29,7 @@ class Execution:
         self.replaying = any(
             op.type is not OperationType.EXECUTION for op in self.operations.values()
         )
+        self._unvisited = _replayed_ids(self.operations)
         self.fatal: BaseException | None = None
         self.active_bodies = 0
 
@@ -61,9 +70,39 @@ class Execution:
             )
             self.fatal = error
             raise error
-        if not op.status.is_terminal and op.status is not OperationStatus.PENDING:
+        if op.status.is_terminal:
+            unvisited = self._unvisited
+            unvisited.discard(op_id)
+            if not unvisited:
+                # The last recorded result has been read back: what follows is new work,
+                # even before the next operation is called (the official SDK's boundary).
+                self.replaying = False
+        elif op.status is not OperationStatus.PENDING:
             self.replaying = False
         return op
+
+
+def _replayed_ids(operations: dict[str, Operation]) -> set[str]:
+    """The finished operations this invocation will read back on replay.
+
+    Children of a finished context are left out unless it replays its children: replay reads
+    the context's result instead (the service hides them; AWS's emulator does not).
+    """
+
+    def read_back(op: Operation) -> bool:
+        parent = operations.get(op.parent_id) if op.parent_id else None
+        while parent is not None:
+            details = parent.context_details
+            if parent.status.is_terminal and not (details and details.replay_children):
+                return False
+            parent = operations.get(parent.parent_id) if parent.parent_id else None
+        return True
+
+    return {
+        op.id
+        for op in operations.values()
+        if op.type is not OperationType.EXECUTION and op.status.is_terminal and read_back(op)
+    }
 
 
 def _describe(op_type: OperationType, sub_type: str | None, name: str | None) -> str:

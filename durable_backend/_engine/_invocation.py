@@ -8,7 +8,6 @@ backend errors that Lambda should retry.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
@@ -113,16 +112,12 @@ def invocation_flow(
     try:
         value = yield RunInContext(lambda ctx: handler(user_input, ctx), IdSequence(None))
     except SuspendExecution:
-        return (yield from _suspended())
+        return (yield from _flush(())) or _finished("PENDING")
     except Exception as error:
         failure = execution.queue.failure or execution.fatal or error
         if isinstance(failure, DurableError):
             return _backend_failed(failure)
-        try:
-            yield Commit(())
-        except SuspendExecution:
-            return _finished("PENDING")
-        return _finished("FAILED", error=error_object(failure))
+        return (yield from _flush(())) or _finished("FAILED", error=error_object(failure))
     late_failure = execution.queue.failure or execution.fatal
     if late_failure is not None:
         if isinstance(late_failure, DurableError):
@@ -143,17 +138,23 @@ def invocation_flow(
             ),
         )
         payload = ""
+    return (yield from _flush(updates)) or _finished("SUCCEEDED", result=payload)
+
+
+def _flush(
+    updates: tuple[OperationUpdate, ...],
+) -> Generator[Effect, Any, dict[str, Any] | None]:
+    """Commit what is queued before answering; None when that went through.
+
+    A revoked token still ends as PENDING, and a backend error here is handled like any other.
+    """
     try:
         yield Commit(updates)
     except SuspendExecution:
         return _finished("PENDING")
-    return _finished("SUCCEEDED", result=payload)
-
-
-def _suspended() -> Generator[Effect, Any, dict[str, Any]]:
-    with contextlib.suppress(SuspendExecution):
-        yield Commit(())
-    return _finished("PENDING")
+    except DurableError as error:
+        return _backend_failed(error)
+    return None
 
 
 def _backend_failed(error: DurableError) -> dict[str, Any]:

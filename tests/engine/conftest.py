@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import time
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -97,6 +98,22 @@ class Twin:
             return _drive_sync(out) if inspect.isgenerator(out) else out
 
         return run_sync
+
+    def slow(self, fn: Callable[..., Any], seconds: float) -> Callable[..., Any]:
+        """A step body that spends ``seconds`` first: blocking (sync) or awaiting (async)."""
+        if self.is_async:
+
+            async def slow_async(*args: Any) -> Any:
+                await asyncio.sleep(seconds)
+                return fn(*args)
+
+            return slow_async
+
+        def slow_sync(*args: Any) -> Any:
+            time.sleep(seconds)
+            return fn(*args)
+
+        return slow_sync
 
     def handler(
         self, scenario: Scenario, backend: MemoryBackend, **options: Any

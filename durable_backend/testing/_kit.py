@@ -1,0 +1,368 @@
+"""The testing kit: run a workflow in one call, stub steps and invokes, answer callbacks, and
+assert on checkpoint calls and history.
+
+Everything runs on a ``LocalRunner`` over an in-memory ``LocalBackend`` (the same rules as the
+service), with time skipping, so a test of a workflow that waits for a day takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections import Counter
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from attrs import frozen
+
+from durable_backend._codec import event_converter, to_wire
+from durable_backend._handler import AsyncDurableHandler, DurableHandler, durable_execution
+from durable_backend._models import (
+    DurableInvocationInput,
+    ErrorObject,
+    ExecutionStatus,
+    InitialExecutionState,
+    Operation,
+    OperationAction,
+)
+from durable_backend.local import _rules as rules
+from durable_backend.local._backend import ChainedInvokeRequest
+from durable_backend.local._recording import CheckpointCall
+from durable_backend.local._runner import (
+    HandlerLike,
+    LocalRunner,
+    PendingCallback,
+    Reply,
+    RunResult,
+)
+from durable_backend.testing._probe import AsyncReplayProbe, ReplayProbe, ReplayProbeError
+from durable_backend.testing._stubs import stubbed
+
+
+class WorkflowAssertionError(AssertionError):
+    """A kit assertion failed; the message says what was expected and what happened."""
+
+
+def _encode(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def _error(error: BaseException) -> ErrorObject:
+    return ErrorObject(error_message=str(error) or None, error_type=type(error).__name__)
+
+
+def _reply(answer: object, argument: object) -> Reply:
+    """A stub or callback answer as a ``Reply``: a value, an exception, or a function of
+    ``argument`` returning a value or raising."""
+    if callable(answer) and not isinstance(answer, BaseException):
+        try:
+            answer = answer(argument)
+        except Exception as exc:
+            return Reply(error=_error(exc))
+    if isinstance(answer, BaseException):
+        return Reply(error=_error(answer))
+    return Reply(result=_encode(answer))
+
+
+@frozen
+class WorkflowResult:
+    """A finished (or suspended) run, with assertion helpers.
+
+    ``status`` is ``RUNNING`` while the workflow waits on a callback nobody answered.
+    ``checkpoint_calls`` are the root execution's calls in order.
+    """
+
+    run: RunResult
+    handler: Callable[..., Any]
+
+    @property
+    def arn(self) -> str:
+        return self.run.arn
+
+    @property
+    def status(self) -> ExecutionStatus:
+        return self.run.status
+
+    @property
+    def result(self) -> Any:
+        return self.run.result
+
+    @property
+    def error(self) -> ErrorObject | None:
+        return self.run.error
+
+    @property
+    def operations(self) -> tuple[Operation, ...]:
+        return self.run.operations
+
+    @property
+    def history(self) -> tuple[dict[str, Any], ...]:
+        return self.run.history
+
+    @property
+    def invocations(self) -> int:
+        return self.run.invocations
+
+    @property
+    def pending_callbacks(self) -> tuple[PendingCallback, ...]:
+        return self.run.pending_callbacks
+
+    @property
+    def checkpoint_calls(self) -> list[CheckpointCall]:
+        return self.run.checkpoint_calls()
+
+    def history_types(self) -> list[str]:
+        return self.run.history_types()
+
+    def operation(self, name: str) -> Operation:
+        return self.run.operation(name)
+
+    def checkpoint_counts(self) -> Counter[int]:
+        """Checkpoint calls per invocation (numbered from 1)."""
+        return Counter(call.invocation for call in self.checkpoint_calls)
+
+    def updates(self, name: str) -> list[OperationAction]:
+        """The actions sent for the operations named ``name``, in order."""
+        return [
+            update.action
+            for call in self.checkpoint_calls
+            for update in call.updates
+            if update.name == name
+        ]
+
+    def assert_succeeded(self) -> Any:
+        """Assert the execution succeeded and return its result."""
+        if self.status is not ExecutionStatus.SUCCEEDED:
+            raise WorkflowAssertionError(
+                f"expected SUCCEEDED, the execution is {self.status.value}"
+                + (f" with {self.error}" if self.error else "")
+                + (
+                    f", waiting on callbacks {[c.label for c in self.pending_callbacks]}"
+                    if self.pending_callbacks
+                    else ""
+                )
+            )
+        return self.result
+
+    def assert_failed(self, error_type: str | None = None) -> ErrorObject:
+        """Assert the execution failed (with ``error_type``, if given); return the error."""
+        if self.status is not ExecutionStatus.FAILED or self.error is None:
+            raise WorkflowAssertionError(
+                f"expected FAILED, the execution is {self.status.value} (result {self.result!r})"
+            )
+        if error_type is not None and self.error.error_type != error_type:
+            raise WorkflowAssertionError(
+                f"expected error type {error_type!r}, got {self.error.error_type!r}: "
+                f"{self.error.error_message}"
+            )
+        return self.error
+
+    def assert_pure_replay(self) -> None:
+        """Replay the finished execution once more: it must make no checkpoint call and
+        return the same outcome.
+
+        A completed history replayed by deterministic code runs no step body and sends
+        nothing; a checkpoint here means the workflow took a different path on replay.
+        """
+        if not self.run.done:
+            raise WorkflowAssertionError(
+                f"a pure replay needs a finished execution; it is {self.status.value}"
+            )
+        ops = self.operations
+        by_id = {op.id: op for op in ops}
+        visible = rules.visible_operations(ops, by_id.get)
+        event = to_wire(
+            DurableInvocationInput(
+                durable_execution_arn=self.arn,
+                checkpoint_token="replay-probe",
+                initial_execution_state=InitialExecutionState(
+                    operations=tuple(visible), next_marker=""
+                ),
+            ),
+            event_converter,
+        )
+        fn = self.handler
+        is_async = inspect.iscoroutinefunction(fn)
+        probe = AsyncReplayProbe() if is_async else ReplayProbe()
+        try:
+            if isinstance(probe, AsyncReplayProbe):
+                replay = durable_execution(backend=probe)(fn)
+                # A thread of its own: the caller may be an ``async def`` test with a running loop.
+                with ThreadPoolExecutor(1) as pool:
+                    output = pool.submit(replay, event, None).result()
+            else:
+                output = durable_execution(backend=probe)(fn)(event, None)
+        except ReplayProbeError:
+            output = {}
+        if probe.calls:
+            raise WorkflowAssertionError(
+                f"replaying the finished execution made {len(probe.calls)} backend call(s): "
+                f"{probe.calls}"
+            )
+        expected = {
+            ExecutionStatus.SUCCEEDED: "SUCCEEDED",
+            ExecutionStatus.FAILED: "FAILED",
+        }.get(self.status)
+        if expected is not None and output.get("Status") != expected:
+            raise WorkflowAssertionError(
+                f"the replay returned {output.get('Status')} ({output.get('Error')}), "
+                f"the execution ended {expected}"
+            )
+        if expected == "SUCCEEDED" and output.get("Result") != self.run.raw_result:
+            raise WorkflowAssertionError(
+                f"the replay returned {output.get('Result')!r}, "
+                f"the execution returned {self.run.raw_result!r}"
+            )
+
+
+def _fn(handler: Callable[..., Any]) -> Callable[..., Any]:
+    if isinstance(handler, DurableHandler | AsyncDurableHandler):
+        return handler.fn
+    return handler
+
+
+class Workflow:
+    """One workflow under test, for runs that need a hand while suspended.
+
+    ``stubs`` maps a step name to a stub (the step's value, an exception it raises, or a
+    function of the step context), and an invoke's operation name or function name to a stub
+    (the result, an exception, or a function of the decoded payload). ``functions`` registers
+    real chained-invoke targets. ``callbacks`` answers callbacks by name (the
+    ``wait_for_callback`` name or the callback's own): a result (non-strings are sent as JSON),
+    an exception (a failure), or a function of the callback id.
+    """
+
+    def __init__(
+        self,
+        handler: HandlerLike,
+        *,
+        stubs: Mapping[str, object] | None = None,
+        functions: Mapping[str, HandlerLike] | None = None,
+        callbacks: Mapping[str, object] | None = None,
+        time_skipping: bool = True,
+        runner: LocalRunner | None = None,
+    ) -> None:
+        self.runner = runner or LocalRunner(time_skipping=time_skipping)
+        self.stubs = dict(stubs or {})
+        self.callbacks = dict(callbacks or {})
+        fn = _fn(handler)
+        self.handler: Callable[..., Any] = stubbed(fn, self.stubs) if self.stubs else fn
+        for name, target in (functions or {}).items():
+            self.runner.register(name, stubbed(_fn(target), self.stubs) if self.stubs else target)
+        self.arn: str | None = None
+
+    # ------------------------------------------------------------------ running
+
+    def run(self, input: object = None, **options: Any) -> WorkflowResult:
+        """Start the workflow with ``input`` and run it until it ends or waits on a callback
+        nobody answered (then answer it and ``resume``)."""
+        self.arn = self.runner.start(self.handler, input, **options)
+        return self.resume()
+
+    def resume(self) -> WorkflowResult:
+        run = self.runner.resume(
+            self._arn(), on_callback=self._on_callback, on_invoke=self._on_invoke
+        )
+        return WorkflowResult(run, self.handler)
+
+    async def run_async(self, input: object = None, **options: Any) -> WorkflowResult:
+        """``run`` from inside an event loop (an ``async def`` test)."""
+        self.arn = self.runner.start(self.handler, input, **options)
+        return await self.resume_async()
+
+    async def resume_async(self) -> WorkflowResult:
+        run = await self.runner.resume_async(
+            self._arn(), on_callback=self._on_callback, on_invoke=self._on_invoke
+        )
+        return WorkflowResult(run, self.handler)
+
+    # ------------------------------------------------------------------ callbacks by name
+
+    def callback(self, name: str) -> PendingCallback:
+        """The open callback called ``name``."""
+        pending = self.runner.pending_callbacks(self._arn())
+        for callback in pending:
+            if name in (callback.wait_name, callback.name, callback.callback_id):
+                return callback
+        raise LookupError(
+            f"no open callback named {name!r}; open: {[c.label for c in pending] or 'none'}"
+        )
+
+    def succeed_callback(self, name: str, result: object = None) -> None:
+        self.runner.send_callback_success(self.callback(name).callback_id, result)
+
+    def fail_callback(self, name: str, message: str, *, error_type: str | None = None) -> None:
+        self.runner.send_callback_failure(
+            self.callback(name).callback_id, message, error_type=error_type
+        )
+
+    def heartbeat_callback(self, name: str) -> None:
+        self.runner.send_callback_heartbeat(self.callback(name).callback_id)
+
+    def advance(self, seconds: float) -> None:
+        """Move the skipping clock (a callback's timeout, say); timers fire on ``resume``."""
+        if self.runner.clock is None:
+            raise RuntimeError("advance needs time skipping (the run uses the real clock)")
+        self.runner.clock.advance(seconds)
+
+    # ------------------------------------------------------------------ hooks
+
+    def _arn(self) -> str:
+        if self.arn is None:
+            raise RuntimeError("the workflow has not been started: call run() first")
+        return self.arn
+
+    def _on_callback(self, pending: PendingCallback) -> Reply | None:
+        for key in (pending.wait_name, pending.name):
+            if key is not None and key in self.callbacks:
+                return _reply(self.callbacks[key], pending.callback_id)
+        return None
+
+    def _on_invoke(self, request: ChainedInvokeRequest, name: str | None) -> Reply | None:
+        for key in (name, request.function_name):
+            if key is not None and key in self.stubs:
+                payload = json.loads(request.input_payload) if request.input_payload else None
+                return _reply(self.stubs[key], payload)
+        return None
+
+
+def run_workflow(
+    handler: HandlerLike,
+    input: object = None,
+    *,
+    time_skipping: bool = True,
+    stubs: Mapping[str, object] | None = None,
+    callbacks: Mapping[str, object] | None = None,
+    functions: Mapping[str, HandlerLike] | None = None,
+) -> WorkflowResult:
+    """Run ``handler`` on a fresh in-memory local backend in one call; see ``Workflow``."""
+    workflow = Workflow(
+        handler, stubs=stubs, functions=functions, callbacks=callbacks, time_skipping=time_skipping
+    )
+    try:
+        return workflow.run(input)
+    finally:
+        workflow.runner.close()
+
+
+async def run_workflow_async(
+    handler: HandlerLike,
+    input: object = None,
+    *,
+    time_skipping: bool = True,
+    stubs: Mapping[str, object] | None = None,
+    callbacks: Mapping[str, object] | None = None,
+    functions: Mapping[str, HandlerLike] | None = None,
+) -> WorkflowResult:
+    """``run_workflow`` for ``async def`` tests."""
+    workflow = Workflow(
+        handler, stubs=stubs, functions=functions, callbacks=callbacks, time_skipping=time_skipping
+    )
+    try:
+        return await workflow.run_async(input)
+    finally:
+        workflow.runner.close()
+

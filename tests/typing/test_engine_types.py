@@ -1,0 +1,92 @@
+"""Static type cases for the context twins and handlers, checked by mypy --strict and pyright.
+
+The ``check_*`` functions are never called: the type checkers read them. pytest imports the
+module (so it must import cleanly) but collects nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any, assert_type
+
+import attrs
+
+import durable_backend as db
+
+
+@attrs.frozen
+class Receipt:
+    total: int
+
+
+def check_sync_context(ctx: db.DurableContext) -> None:
+    def count(step_ctx: db.StepContext) -> int:
+        return step_ctx.attempt
+
+    assert_type(ctx.step(count), int)
+    assert_type(ctx.step(lambda step_ctx: Receipt(step_ctx.attempt), name="r"), Receipt)
+    assert_type(ctx.wait(5), None)
+
+    invoke_config: db.InvokeConfig[dict[str, int], Receipt] = db.InvokeConfig()
+    assert_type(ctx.invoke("billing", {"a": 1}, config=invoke_config), Receipt)
+    assert_type(ctx.invoke("billing", {"a": 1}), Any)
+
+    def child(child_ctx: db.DurableContext) -> list[str]:
+        return [child_ctx.execution_arn]
+
+    assert_type(ctx.run_in_child_context(child), list[str])
+
+    callback = ctx.create_callback(name="approval")
+    assert_type(callback, db.Callback[str])
+    assert_type(callback.result(), str)
+    assert_type(callback.callback_id, str)
+    assert_type(ctx.create_callback(config=db.CallbackConfig(timeout=60)), db.Callback[Any])
+    assert_type(ctx.wait_for_callback(lambda callback_id, step_ctx: None), Any)
+    assert_type(ctx.is_replaying, bool)
+    assert_type(ctx.execution_arn, str)
+
+
+async def check_async_context(ctx: db.AsyncDurableContext) -> None:
+    def count(step_ctx: db.StepContext) -> int:
+        return step_ctx.attempt
+
+    async def fetch(step_ctx: db.StepContext) -> Receipt:
+        return Receipt(step_ctx.attempt)
+
+    assert_type(ctx.step(count), Awaitable[int])
+    assert_type(await ctx.step(count), int)
+    assert_type(ctx.step(fetch), Awaitable[Receipt])
+    assert_type(await ctx.step(fetch), Receipt)
+    assert_type(await ctx.wait(5), None)
+
+    invoke_config: db.InvokeConfig[dict[str, int], Receipt] = db.InvokeConfig()
+    assert_type(await ctx.invoke("billing", {"a": 1}, config=invoke_config), Receipt)
+
+    async def child(child_ctx: db.AsyncDurableContext) -> list[str]:
+        return [child_ctx.execution_arn]
+
+    def sync_child(child_ctx: db.AsyncDurableContext) -> int:
+        return 1
+
+    assert_type(await ctx.run_in_child_context(child), list[str])
+    assert_type(await ctx.run_in_child_context(sync_child), int)
+
+    callback = await ctx.create_callback()
+    assert_type(callback, db.AsyncCallback[str])
+    assert_type(await callback.result(), str)
+    assert_type(await ctx.wait_for_callback(lambda callback_id, step_ctx: None), Any)
+
+
+def check_handlers() -> None:
+    @db.durable_execution
+    def handler(event: dict[str, int], ctx: db.DurableContext) -> Receipt:
+        return Receipt(event["total"])
+
+    @db.durable_execution
+    async def async_handler(event: str, ctx: db.AsyncDurableContext) -> int:
+        return len(event)
+
+    assert_type(handler, db.DurableHandler[dict[str, int], Receipt])
+    assert_type(async_handler, db.AsyncDurableHandler[str, int])
+    assert_type(handler({}, None), dict[str, Any])
+    assert_type(async_handler({}, None), dict[str, Any])
