@@ -197,7 +197,7 @@ def test_sync_map_threads_never_exceed_max_concurrency() -> None:
 def test_async_map_creates_no_threads() -> None:
     backend = MemoryBackend()
     seen: set[int] = set()
-    before = threading.active_count()
+    before = {thread.ident for thread in threading.enumerate()}
 
     @db.durable_execution(backend=backend.async_)
     async def handler(event: Any, ctx: db.AsyncDurableContext) -> int:
@@ -206,7 +206,8 @@ def test_async_map_creates_no_threads() -> None:
             return await c.step(lambda _: x)
 
         batch = await ctx.map(list(range(1000)), item)
-        assert threading.active_count() == before
+        started = {thread.ident for thread in threading.enumerate()} - before
+        assert not started, f"the async map started threads {started}"
         return sum(batch.get_results())
 
     arn = backend.run(lambda event, context: asyncio.run(handler.run_async(event, context)))
