@@ -31,6 +31,7 @@ from durable_backend._backend import (
     DEFAULT_MAX_ITEMS,
     AsyncDurableBackend,
     DurableBackend,
+    InlineAsyncBackend,
 )
 from durable_backend._codec import event_converter, from_wire
 from durable_backend._models import (
@@ -138,39 +139,11 @@ class FakeBackend:
         return self.checkpoint(arn, checkpoint_token, updates, client_token)
 
 
-class AsyncFakeBackend:
+class AsyncFakeBackend(InlineAsyncBackend):
     """The async twin of ``FakeBackend`` over the same store."""
 
     def __init__(self, store: FakeStore) -> None:
-        self._sync = FakeBackend(store)
-
-    async def checkpoint(
-        self,
-        arn: str,
-        checkpoint_token: str,
-        updates: Sequence[OperationUpdate],
-        client_token: str | None = None,
-    ) -> CheckpointDurableExecutionOutput:
-        return self._sync.checkpoint(arn, checkpoint_token, updates, client_token)
-
-    async def get_execution_state(
-        self,
-        arn: str,
-        checkpoint_token: str,
-        next_marker: str,
-        max_items: int = DEFAULT_MAX_ITEMS,
-    ) -> GetDurableExecutionStateOutput:
-        return self._sync.get_execution_state(arn, checkpoint_token, next_marker, max_items)
-
-    async def batch_checkpoint(
-        self,
-        arn: str,
-        checkpoint_token: str,
-        updates: Sequence[OperationUpdate],
-        client_token: str | None = None,
-    ) -> CheckpointDurableExecutionOutput:
-        return self._sync.checkpoint(arn, checkpoint_token, updates, client_token)
-
+        super().__init__(FakeBackend(store))
 
 def _conforms(store: FakeStore) -> tuple[DurableBackend, AsyncDurableBackend]:
     """Static conformance of both fakes to the Protocols (checked by the type checkers)."""

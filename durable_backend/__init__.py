@@ -3,6 +3,7 @@
 from durable_backend._backend import (
     AsyncDurableBackend,
     DurableBackend,
+    InlineAsyncBackend,
     async_fetch_all_operations,
     fetch_all_operations,
 )
@@ -120,6 +121,7 @@ __all__ = [
     "ErrorObject",
     "ExecutionStatus",
     "GetDurableExecutionStateOutput",
+    "InlineAsyncBackend",
     "InvalidEventError",
     "InvalidRequestError",
     "InvokeConfig",

@@ -114,3 +114,45 @@ async def async_fetch_all_operations(
         marker = page.next_marker or ""
         if not marker:
             return operations
+
+
+class InlineAsyncBackend:
+    """An ``AsyncDurableBackend`` over a sync backend whose calls are quick and local.
+
+    The calls run inline on the event loop, not in an executor: for an in-process store (SQLite,
+    a test fake) that is cheaper than a thread hop and a call cannot be half-cancelled. Use
+    ``AsyncRealBackend`` for anything that goes over the network.
+    """
+
+    def __init__(self, backend: DurableBackend) -> None:
+        self.backend = backend
+
+    async def checkpoint(
+        self,
+        arn: str,
+        checkpoint_token: str,
+        updates: Sequence[OperationUpdate],
+        client_token: str | None = None,
+    ) -> CheckpointDurableExecutionOutput:
+        return self.backend.checkpoint(arn, checkpoint_token, updates, client_token)
+
+    async def batch_checkpoint(
+        self,
+        arn: str,
+        checkpoint_token: str,
+        updates: Sequence[OperationUpdate],
+        client_token: str | None = None,
+    ) -> CheckpointDurableExecutionOutput:
+        return self.backend.batch_checkpoint(arn, checkpoint_token, updates, client_token)
+
+    async def get_execution_state(
+        self,
+        arn: str,
+        checkpoint_token: str,
+        next_marker: str,
+        max_items: int = DEFAULT_MAX_ITEMS,
+    ) -> GetDurableExecutionStateOutput:
+        return self.backend.get_execution_state(arn, checkpoint_token, next_marker, max_items)
+
+
+_async_check: type[AsyncDurableBackend] = InlineAsyncBackend

@@ -23,7 +23,12 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-from durable_backend._backend import DEFAULT_MAX_ITEMS, AsyncDurableBackend, DurableBackend
+from durable_backend._backend import (
+    DEFAULT_MAX_ITEMS,
+    AsyncDurableBackend,
+    DurableBackend,
+    InlineAsyncBackend,
+)
 from durable_backend._codec import event_converter, from_wire, to_wire
 from durable_backend._errors import DurableError, InvalidRequestError, NotFoundError
 from durable_backend._models import (
@@ -889,44 +894,15 @@ class LocalBackend:
             self._append_events(db, arn, [event])
 
 
-class AsyncLocalBackend:
-    """The ``AsyncDurableBackend`` view of a ``LocalBackend``.
+class AsyncLocalBackend(InlineAsyncBackend):
+    """The ``AsyncDurableBackend`` view of a ``LocalBackend``: same database, awaitable calls.
 
     It calls the sync methods directly on the event loop instead of hopping to a thread: a
     local SQLite transaction (WAL, no fsync per commit) takes tens of microseconds, less than
     an executor round trip, and the call cannot be half-cancelled.
     """
 
-    def __init__(self, backend: LocalBackend) -> None:
-        self.backend = backend
-
-    async def checkpoint(
-        self,
-        arn: str,
-        checkpoint_token: str,
-        updates: Sequence[OperationUpdate],
-        client_token: str | None = None,
-    ) -> CheckpointDurableExecutionOutput:
-        return self.backend.checkpoint(arn, checkpoint_token, updates, client_token)
-
-    async def batch_checkpoint(
-        self,
-        arn: str,
-        checkpoint_token: str,
-        updates: Sequence[OperationUpdate],
-        client_token: str | None = None,
-    ) -> CheckpointDurableExecutionOutput:
-        return self.backend.checkpoint(arn, checkpoint_token, updates, client_token)
-
-    async def get_execution_state(
-        self,
-        arn: str,
-        checkpoint_token: str,
-        next_marker: str,
-        max_items: int = DEFAULT_MAX_ITEMS,
-    ) -> GetDurableExecutionStateOutput:
-        return self.backend.get_execution_state(arn, checkpoint_token, next_marker, max_items)
-
+    backend: LocalBackend
 
 _sync_check: type[DurableBackend] = LocalBackend
 _async_check: type[AsyncDurableBackend] = AsyncLocalBackend

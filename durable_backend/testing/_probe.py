@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from durable_backend._backend import DEFAULT_MAX_ITEMS, AsyncDurableBackend, DurableBackend
+from durable_backend._backend import (
+    DEFAULT_MAX_ITEMS,
+    AsyncDurableBackend,
+    DurableBackend,
+    InlineAsyncBackend,
+)
 from durable_backend._models import (
     CheckpointDurableExecutionOutput,
     GetDurableExecutionStateOutput,
@@ -63,40 +68,13 @@ class ReplayProbe:
         raise self._refuse(f"get_execution_state({next_marker!r})")
 
 
-class AsyncReplayProbe:
+class AsyncReplayProbe(InlineAsyncBackend):
     """The ``AsyncDurableBackend`` twin of ``ReplayProbe``."""
 
     def __init__(self) -> None:
-        self.sync = ReplayProbe()
-        self.calls = self.sync.calls
-
-    async def checkpoint(
-        self,
-        arn: str,
-        checkpoint_token: str,
-        updates: Sequence[OperationUpdate],
-        client_token: str | None = None,
-    ) -> CheckpointDurableExecutionOutput:
-        return self.sync.checkpoint(arn, checkpoint_token, updates, client_token)
-
-    async def batch_checkpoint(
-        self,
-        arn: str,
-        checkpoint_token: str,
-        updates: Sequence[OperationUpdate],
-        client_token: str | None = None,
-    ) -> CheckpointDurableExecutionOutput:
-        return self.sync.batch_checkpoint(arn, checkpoint_token, updates, client_token)
-
-    async def get_execution_state(
-        self,
-        arn: str,
-        checkpoint_token: str,
-        next_marker: str,
-        max_items: int = DEFAULT_MAX_ITEMS,
-    ) -> GetDurableExecutionStateOutput:
-        return self.sync.get_execution_state(arn, checkpoint_token, next_marker, max_items)
-
+        probe = ReplayProbe()
+        super().__init__(probe)
+        self.calls = probe.calls
 
 _sync_check: type[DurableBackend] = ReplayProbe
 _async_check: type[AsyncDurableBackend] = AsyncReplayProbe

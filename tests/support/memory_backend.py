@@ -17,7 +17,12 @@ from typing import Any
 from attrs import frozen
 
 from durable_backend import _models as m
-from durable_backend._backend import DEFAULT_MAX_ITEMS, AsyncDurableBackend, DurableBackend
+from durable_backend._backend import (
+    DEFAULT_MAX_ITEMS,
+    AsyncDurableBackend,
+    DurableBackend,
+    InlineAsyncBackend,
+)
 from durable_backend._codec import event_converter, from_wire, to_wire
 from durable_backend._errors import DurableError, NotFoundError
 from durable_backend.local import _rules as rules
@@ -488,39 +493,10 @@ class MemoryBackend:
         return rules.visible_operations(ops, execution.ops.get)
 
 
-class AsyncMemoryBackend:
+class AsyncMemoryBackend(InlineAsyncBackend):
     """The ``AsyncDurableBackend`` view of a ``MemoryBackend``: same state, awaitable calls."""
 
-    def __init__(self, backend: MemoryBackend) -> None:
-        self.backend = backend
-
-    async def checkpoint(
-        self,
-        arn: str,
-        checkpoint_token: str,
-        updates: Sequence[m.OperationUpdate],
-        client_token: str | None = None,
-    ) -> m.CheckpointDurableExecutionOutput:
-        return self.backend.checkpoint(arn, checkpoint_token, updates, client_token)
-
-    async def batch_checkpoint(
-        self,
-        arn: str,
-        checkpoint_token: str,
-        updates: Sequence[m.OperationUpdate],
-        client_token: str | None = None,
-    ) -> m.CheckpointDurableExecutionOutput:
-        return self.backend.checkpoint(arn, checkpoint_token, updates, client_token)
-
-    async def get_execution_state(
-        self,
-        arn: str,
-        checkpoint_token: str,
-        next_marker: str,
-        max_items: int = DEFAULT_MAX_ITEMS,
-    ) -> m.GetDurableExecutionStateOutput:
-        return self.backend.get_execution_state(arn, checkpoint_token, next_marker, max_items)
-
+    backend: MemoryBackend
 
 _sync_check: type[DurableBackend] = MemoryBackend
 _async_check: type[AsyncDurableBackend] = AsyncMemoryBackend
