@@ -4,12 +4,15 @@
 * ``event_converter``: the Lambda invocation event JSON (timestamps as epoch milliseconds).
 
 Both rename snake_case attributes to the service's PascalCase, ignore keys a newer service may
-add, and omit absent optionals on output. Structure functions are generated once at import, so
-decoding an operation costs a few microseconds.
+add, and omit absent optionals on output. Structure functions are generated once at import, and
+the hooks for optionals, enums and scalars are resolved once per type instead of dispatched per
+value: a replay decodes every operation of the history, so this is the hot path.
 """
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import Enum
@@ -58,6 +61,8 @@ def wire_name(attribute: str) -> str:
 
 
 def _epoch_ms_to_datetime(value: Any, _: type[Any]) -> datetime:
+    if value.__class__ is int:
+        return datetime.fromtimestamp(value / 1000, tz=UTC)
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, int | float):
@@ -77,13 +82,64 @@ def _boto_datetime(value: Any, _: type[Any]) -> datetime:
     return _epoch_ms_to_datetime(value, datetime)
 
 
+def _is_enum(cls: Any) -> bool:
+    return isinstance(cls, type) and issubclass(cls, Enum)
+
+
+def _is_optional(cls: Any) -> bool:
+    args = typing.get_args(cls)
+    return (
+        typing.get_origin(cls) in (typing.Union, types.UnionType)
+        and len(args) == 2
+        and type(None) in args
+    )
+
+
+def _is_exactly(scalar: type[Any]) -> Callable[[Any], bool]:
+    return lambda cls: cls is scalar
+
+
+def _structure_enum(cls: type[Enum]) -> Callable[[Any, type[Any]], Enum]:
+    members = cls._value2member_map_
+
+    def structure(value: Any, _: type[Any]) -> Enum:
+        try:
+            return members[value]
+        except (KeyError, TypeError):
+            return cls(value)
+
+    return structure
+
+
+def _structure_scalar(cls: type[Any]) -> Callable[[Any, type[Any]], Any]:
+    def structure(value: Any, _: type[Any]) -> Any:
+        return value if value.__class__ is cls else cls(value)
+
+    return structure
+
+
 def _build(structure_datetime: Callable[[Any, type[Any]], datetime],
            unstructure_datetime: Callable[[datetime], Any]) -> Converter:
     converter = Converter(
         detailed_validation=False,
         unstruct_collection_overrides={tuple: list},
     )
+
+    def structure_optional(cls: Any) -> Callable[[Any, type[Any]], Any]:
+        inner = next(arg for arg in typing.get_args(cls) if arg is not type(None))
+        hook = converter.get_structure_hook(inner)
+
+        def structure(value: Any, _: type[Any]) -> Any:
+            return None if value is None else hook(value, inner)
+
+        return structure
+
     converter.register_structure_hook(datetime, structure_datetime)
+    for scalar in (str, int):
+        # Exact types only: str-valued enums must not pick up the str hook.
+        converter.register_structure_hook_func(_is_exactly(scalar), _structure_scalar(scalar))
+    converter.register_structure_hook_factory(_is_enum, _structure_enum)
+    converter.register_structure_hook_factory(_is_optional, structure_optional)
     converter.register_unstructure_hook(datetime, unstructure_datetime)
     converter.register_unstructure_hook_func(
         lambda cls: isinstance(cls, type) and issubclass(cls, Enum), lambda value: value.value

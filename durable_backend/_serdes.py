@@ -60,6 +60,8 @@ def _encode_default(value: object) -> object:
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=_encode_default)
 _DECODER = json.JSONDecoder()
+json_encode = _ENCODER.encode
+json_decode = _DECODER.decode
 
 
 class JsonSerDes:

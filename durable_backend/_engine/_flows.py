@@ -42,7 +42,15 @@ from durable_backend._models import (
     WaitOptions,
 )
 from durable_backend._retry import RetryPresets
-from durable_backend._serdes import JSON_SERDES, SerDes, SerDesContext, deserialize, serialize
+from durable_backend._serdes import (
+    JSON_SERDES,
+    SerDes,
+    SerDesContext,
+    deserialize,
+    json_decode,
+    json_encode,
+    serialize,
+)
 
 Flow = Generator[Effect, Any, Any]
 
@@ -51,6 +59,7 @@ MAX_ERROR_BYTES = 32 * 1024
 _STACK_LINES = 40
 
 _DEFAULT_RETRY = RetryPresets.default()
+_STEP = OperationSubType.STEP.value
 
 
 class StepInterruptedError(Exception):
@@ -125,7 +134,15 @@ class Scope:
         return SerDesContext(operation_id=op_id, durable_execution_arn=self.execution.arn)
 
     def encode(self, serdes: SerDes[Any], value: Any, op_id: str, what: str) -> str:
-        payload = serialize(serdes, value, self.serdes_context(op_id))
+        payload: str | None = None
+        if serdes is JSON_SERDES:
+            # Plain JSON reads no context: build one only when it fails and must say where.
+            try:
+                payload = json_encode(value)
+            except Exception:
+                payload = None
+        if payload is None:
+            payload = serialize(serdes, value, self.serdes_context(op_id))
         if len(payload) > MAX_PAYLOAD_BYTES and what != "context":
             raise SerDesError(
                 f"The result of {what} {op_id} serializes to {len(payload)} bytes, over the "
@@ -133,6 +150,15 @@ class Scope:
                 "or store the data elsewhere (S3, DynamoDB) and return a reference."
             )
         return payload
+
+    def decode(self, serdes: SerDes[Any], payload: str | None, op_id: str) -> Any:
+        """``deserialize``, without building the context plain JSON would not read."""
+        if payload is not None and serdes is JSON_SERDES:
+            try:
+                return json_decode(payload)
+            except ValueError:
+                pass
+        return deserialize(serdes, payload, self.serdes_context(op_id))
 
 
 def step_flow(
@@ -146,7 +172,7 @@ def step_flow(
 ) -> Flow:
     """A step: replay its result, or run its body under its retry strategy."""
     execution = scope.execution
-    sub_type = config.sub_type or OperationSubType.STEP.value
+    sub_type = config.sub_type or _STEP
     op = execution.lookup(op_id, OperationType.STEP, sub_type, name)
     attempts = 0
     started = False
@@ -154,9 +180,7 @@ def step_flow(
         status = op.status
         details = op.step_details
         if status is OperationStatus.SUCCEEDED:
-            return deserialize(
-                serdes, details.result if details else None, scope.serdes_context(op_id)
-            )
+            return scope.decode(serdes, details.result if details else None, op_id)
         if status is OperationStatus.FAILED:
             raise StepError.from_error_object(details.error if details else None)
         if status is OperationStatus.PENDING:
@@ -189,7 +213,7 @@ def step_flow(
                 yield Commit((update(OperationAction.FAIL, error=error_object(error)),))
                 raise StepError(str(error), "SerDesError") from error
             yield Commit((update(OperationAction.SUCCEED, payload=payload),))
-            return deserialize(serdes, payload, scope.serdes_context(op_id))
+            return scope.decode(serdes, payload, op_id)
     strategy = config.retry_strategy or _DEFAULT_RETRY
     decision = strategy(failure, attempt)
     wire_error = error_object(failure)
@@ -277,7 +301,7 @@ def callback_result_flow(
         result = details.result if details else None
         if serdes is None:
             return result
-        return deserialize(serdes, result, scope.serdes_context(op_id))
+        return scope.decode(serdes, result, op_id)
     error = details.error if details else None
     if status is OperationStatus.TIMED_OUT:
         raise CallbackTimeoutError.from_error_object(error)
@@ -319,9 +343,7 @@ def invoke_flow(
     else:
         details = op.chained_invoke_details
         if op.status is OperationStatus.SUCCEEDED:
-            return deserialize(
-                result_serdes, details.result if details else None, scope.serdes_context(op_id)
-            )
+            return scope.decode(result_serdes, details.result if details else None, op_id)
         if op.status.is_terminal:
             raise InvokeError.from_error_object(details.error if details else None)
     yield Suspend(f"invoke {name or op_id} of {function_name} is running")
@@ -354,9 +376,7 @@ def child_flow(
         details = op.context_details
         replay_children = bool(details and details.replay_children)
         if op.status is OperationStatus.SUCCEEDED and not replay_children:
-            return deserialize(
-                serdes, details.result if details else None, scope.serdes_context(op_id)
-            )
+            return scope.decode(serdes, details.result if details else None, op_id)
         if op.status is OperationStatus.FAILED:
             raise child_error(details.error if details else None)
     else:
@@ -409,7 +429,7 @@ def child_flow(
     )
     if options is not None:
         return value
-    return deserialize(serdes, payload, scope.serdes_context(op_id))
+    return scope.decode(serdes, payload, op_id)
 
 
 def child_error(error: ErrorObject | None) -> ChildContextError:
