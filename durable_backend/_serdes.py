@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import json.scanner
 import types
 from collections.abc import Callable
 from datetime import time
@@ -61,7 +62,7 @@ def _encode_default(value: object) -> object:
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=_encode_default)
 _DECODER = json.JSONDecoder()
 json_encode = _ENCODER.encode
-_scan = _DECODER.scan_once
+_scan = json.scanner.make_scanner(_DECODER)
 
 
 def json_decode(data: str) -> Any:
