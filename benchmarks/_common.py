@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -367,24 +366,28 @@ def run_once(variant: Variant, workload: Workload) -> float:
     return elapsed
 
 
-def _rss_mb() -> float:
+def _status_mb(key: str) -> float:
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{key}:"):
                 return int(line.split()[1]) / 1024
-    raise BenchmarkError("VmRSS missing from /proc/self/status")
+    raise BenchmarkError(f"{key} missing from /proc/self/status")
 
 
 def child_measure(variant: Variant, workload: Workload) -> dict[str, float]:
-    """In a fresh process: one run, plus resident memory before it and at its peak."""
+    """In a fresh process: one run, plus resident memory before it and at its peak.
+
+    The peak is this process's own high-water mark (``VmHWM``): ``ru_maxrss`` of a child
+    starts at its parent's peak, which would charge it for whatever the parent held.
+    """
     event = _prepare(variant, workload)
     gc.collect()
-    before = _rss_mb()
+    before = _status_mb("VmRSS")
     start = time.perf_counter()
     output = variant.invoke(workload, event)
     elapsed = time.perf_counter() - start
     _check(variant, workload, output)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = _status_mb("VmHWM")
     return {"elapsed_s": elapsed, "rss_before_mb": before, "peak_rss_mb": peak}
 
 
