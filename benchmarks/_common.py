@@ -67,6 +67,7 @@ class Workload:
     op_count: int
     sleep_s: float = 0.0
     concurrency: int | None = None
+    peers: bool = True  # False: ours only (the fork's quadratic map would take minutes)
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -108,6 +109,12 @@ def workloads(quick: bool, repeats: int | None = None) -> list[Workload]:
         # one MAP context, one MapIteration context per item, one step per item
         Workload(f"map/{mapped}", "map", mapped, r(5), 1 + 2 * mapped),
         Workload(f"map/{mapped}/c16", "map", mapped, r(5), 1 + 2 * mapped, concurrency=16),
+        # ten times the items: is the cost linear?
+        Workload(f"map/{10 * mapped}", "map", 10 * mapped, r(3), 1 + 20 * mapped, peers=False),
+        Workload(
+            f"map/{10 * mapped}/c16", "map", 10 * mapped, r(3), 1 + 20 * mapped,
+            concurrency=16, peers=False,
+        ),
         Workload(f"sleep/{sleeps}x150ms", "steps", sleeps, r(3), sleeps, sleep_s=0.15),
         Workload(f"replay-big/{big}", "big-replay", big, r(3), big),
     ]
@@ -513,7 +520,7 @@ def main(
 
     rows: list[dict[str, Any]] = []
     for workload in suite.values():
-        if args.only not in workload.id:
+        if args.only not in workload.id or not (workload.peers or sdk == "ours"):
             continue
         for variant in built.values():
             row = measure(variant, workload, module, args.quick)

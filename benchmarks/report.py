@@ -71,12 +71,14 @@ def join(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def _add_marginal_cost(rows: list[dict[str, Any]]) -> None:
-    """Per-op cost above the fixed cost of an invocation: (t(N) - t(0 ops)) / N."""
+    """Per-op (per-item for maps) cost above the fixed cost of an invocation:
+    (t(N) - t(0 ops)) / N; equal values at N and 10 N mean the cost is linear.
+    """
     empty = next((r for r in rows if r["workload"] == "overhead/0-ops"), None)
     for row in rows:
         for name, cell in row["variants"].items():
             base = empty["variants"].get(name) if empty else None
-            if base is None or cell["kind"] not in ("steps", "replay") or not cell["n"]:
+            if base is None or cell["kind"] not in ("steps", "replay", "map") or not cell["n"]:
                 continue
             if row["workload"].startswith(("overhead/", "sleep/")):
                 continue
@@ -156,7 +158,7 @@ def markdown(report: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "Marginal cost per operation, µs: (t(N) - t(0-op invocation)) / N.",
+        "Marginal cost per operation (per item for maps), µs: (t(N) - t(0-op invocation)) / N.",
         "",
         "| Workload | ours sync | ours async | official | fork |",
         "|---|---:|---:|---:|---:|",
