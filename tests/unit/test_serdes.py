@@ -1,11 +1,10 @@
-"""SerDes: JSON default, typed round trips by annotation, error wrapping, hot-path cost."""
+"""SerDes: JSON default, typed round trips by annotation, error wrapping, the JSON fast path."""
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
 import json
-import timeit
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from enum import Enum
@@ -27,6 +26,7 @@ from durable_backend._serdes import (
     SerDesContext,
     TypedSerDes,
     deserialize,
+    json_decode,
     serdes_for,
     serialize,
 )
@@ -250,12 +250,17 @@ def test_user_serdes_receives_context() -> None:
     assert seen == [CTX, CTX]
 
 
-def test_default_path_adds_under_2_microseconds() -> None:
-    value = {"order": 42, "items": ["a", "b"], "ok": True}
-    encode = json.JSONEncoder(separators=(",", ":")).encode
-    n = 20_000
-    wrapped = min(timeit.repeat(lambda: serialize(None, value, CTX), number=n, repeat=5)) / n
-    raw = min(timeit.repeat(lambda: encode(value), number=n, repeat=5)) / n
-    assert wrapped - raw < 2e-6
-    lookup = min(timeit.repeat(lambda: serdes_for(None, None), number=n, repeat=5)) / n
-    assert lookup < 2e-6
+@given(json_values)
+def test_fast_json_decode_agrees_with_json_loads(value: object) -> None:
+    text = json.dumps(value)
+    assert json_decode(text) == json.loads(text)
+    assert json_decode(f" {text}\n") == json.loads(f" {text}\n")
+
+
+@pytest.mark.parametrize("text", ["", "1 2", "[1,", "{} x", " "])
+def test_fast_json_decode_reports_bad_input_like_json_loads(text: str) -> None:
+    with pytest.raises(json.JSONDecodeError) as ours:
+        json_decode(text)
+    with pytest.raises(json.JSONDecodeError) as stdlib:
+        json.loads(text)
+    assert str(ours.value) == str(stdlib.value)
