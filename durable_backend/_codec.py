@@ -111,9 +111,16 @@ def _structure_enum(cls: type[Enum]) -> Callable[[Any, type[Any]], Enum]:
     return structure
 
 
-def _structure_scalar(cls: type[Any]) -> Callable[[Any, type[Any]], Any]:
-    def structure(value: Any, _: type[Any]) -> Any:
-        return value if value.__class__ is cls else cls(value)
+def _structure_scalar(cls: type[Any], optional: bool = False) -> Callable[[Any, type[Any]], Any]:
+    if optional:
+
+        def structure(value: Any, _: type[Any]) -> Any:
+            return value if value is None or value.__class__ is cls else cls(value)
+
+    else:
+
+        def structure(value: Any, _: type[Any]) -> Any:
+            return value if value.__class__ is cls else cls(value)
 
     return structure
 
@@ -127,6 +134,8 @@ def _build(structure_datetime: Callable[[Any, type[Any]], datetime],
 
     def structure_optional(cls: Any) -> Callable[[Any, type[Any]], Any]:
         inner = next(arg for arg in typing.get_args(cls) if arg is not type(None))
+        if inner in (str, int):
+            return _structure_scalar(inner, optional=True)
         hook = converter.get_structure_hook(inner)
 
         def structure(value: Any, _: type[Any]) -> Any:
