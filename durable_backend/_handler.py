@@ -7,7 +7,7 @@ import inspect
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, Self, TypeVar, overload
 
 from durable_backend._annotations import first_parameter_annotation, return_annotation
 from durable_backend._backend import (
@@ -93,10 +93,27 @@ class _Handler(Generic[F, B]):
     ) -> None:
         self.fn = fn
         self._backend: B | None = backend
+        self._options = (logger, input_serdes, result_serdes)
         self._settings = _Settings(fn, logger, input_serdes, result_serdes)
         self.__wrapped__ = fn
         self.__name__ = getattr(fn, "__name__", "handler")
         self.__doc__ = fn.__doc__
+
+    def with_backend(self, backend: B) -> Self:
+        """This handler (function, logger, serdes) over another backend, such as a
+        ``LocalRunner``'s or a test fake; the original keeps its own."""
+        return self._rebuilt(self.fn, backend)
+
+    def with_function(self, fn: F) -> Self:
+        """This handler's backend, logger and serdes around another function of the same
+        shape, such as the testing kit's wrapper that stubs steps by name."""
+        return self._rebuilt(fn, self._backend)
+
+    def _rebuilt(self, fn: F, backend: B | None) -> Self:
+        logger, input_serdes, result_serdes = self._options
+        return type(self)(
+            fn, backend, logger=logger, input_serdes=input_serdes, result_serdes=result_serdes
+        )
 
 
 class DurableHandler(_Handler[Callable[[I, DurableContext], O], DurableBackend], Generic[I, O]):

@@ -238,26 +238,30 @@ class LocalRunner:
         self._targets[_short_name(function_name)] = handler
 
     def bind(self, handler: HandlerLike) -> Handler:
-        """The handler rebuilt around the same function with this runner's backend.
-
-        A decorated handler's backend is fixed at decoration, so the runner decorates its
-        ``.fn`` again (the decorator's ``logger``/serdes options are not carried over).
-        """
+        """The handler over this runner's backend, with its own logger and serdes options
+        (a plain function is decorated with the defaults)."""
         cached = self._bound.get(id(handler))
         if cached is not None and cached[0] is handler:
             return cached[1]
-        fn = handler.fn if isinstance(handler, DurableHandler | AsyncDurableHandler) else handler
-        if not callable(fn):
-            raise TypeError(f"a durable handler or function is needed, got {handler!r}")
         bound: Handler
-        if inspect.iscoroutinefunction(fn):
-            bound = durable_execution(backend=AsyncRecordingBackend(self.backend.async_, self.log))(
-                fn
-            )
+        if isinstance(handler, AsyncDurableHandler):
+            bound = handler.with_backend(self._async_recording())
+        elif isinstance(handler, DurableHandler):
+            bound = handler.with_backend(self._recording())
+        elif not callable(handler):
+            raise TypeError(f"a durable handler or function is needed, got {handler!r}")
+        elif inspect.iscoroutinefunction(handler):
+            bound = durable_execution(backend=self._async_recording())(handler)
         else:
-            bound = durable_execution(backend=RecordingBackend(self.backend, self.log))(fn)
+            bound = durable_execution(backend=self._recording())(handler)
         self._bound[id(handler)] = (handler, bound)
         return bound
+
+    def _recording(self) -> RecordingBackend:
+        return RecordingBackend(self.backend, self.log)
+
+    def _async_recording(self) -> AsyncRecordingBackend:
+        return AsyncRecordingBackend(self.backend.async_, self.log)
 
     # ------------------------------------------------------------------ running
 

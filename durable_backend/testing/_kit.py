@@ -76,7 +76,7 @@ class WorkflowResult:
     """
 
     run: RunResult
-    handler: Callable[..., Any]
+    handler: HandlerLike
 
     @property
     def arn(self) -> str:
@@ -184,17 +184,19 @@ class WorkflowResult:
             ),
             event_converter,
         )
-        fn = self.handler
-        is_async = inspect.iscoroutinefunction(fn)
+        handler = self.handler
+        is_async = isinstance(handler, AsyncDurableHandler) or inspect.iscoroutinefunction(
+            handler
+        )
         probe = AsyncReplayProbe() if is_async else ReplayProbe()
+        replay = _over(handler, probe)
         try:
-            if isinstance(probe, AsyncReplayProbe):
-                replay = durable_execution(backend=probe)(fn)
+            if is_async:
                 # A thread of its own: the caller may be an ``async def`` test with a running loop.
                 with ThreadPoolExecutor(1) as pool:
                     output = pool.submit(replay, event, None).result()
             else:
-                output = durable_execution(backend=probe)(fn)(event, None)
+                output = replay(event, None)
         except ReplayProbeError:
             output = {}
         if probe.calls:
@@ -218,10 +220,22 @@ class WorkflowResult:
             )
 
 
-def _fn(handler: Callable[..., Any]) -> Callable[..., Any]:
+def _with_stubs(handler: HandlerLike, stubs: Mapping[str, object]) -> HandlerLike:
+    """``handler`` with steps stubbed by name, keeping a decorated handler's own options."""
+    if not stubs:
+        return handler
     if isinstance(handler, DurableHandler | AsyncDurableHandler):
-        return handler.fn
-    return handler
+        return handler.with_function(stubbed(handler.fn, stubs))
+    return stubbed(handler, stubs)
+
+
+def _over(handler: HandlerLike, probe: ReplayProbe | AsyncReplayProbe) -> Callable[..., Any]:
+    """``handler`` over the replay probe, keeping a decorated handler's own options."""
+    if isinstance(handler, AsyncDurableHandler) and isinstance(probe, AsyncReplayProbe):
+        return handler.with_backend(probe)
+    if isinstance(handler, DurableHandler) and isinstance(probe, ReplayProbe):
+        return handler.with_backend(probe)
+    return durable_execution(backend=probe)(handler)
 
 
 class Workflow:
@@ -248,10 +262,9 @@ class Workflow:
         self.runner = runner or LocalRunner(time_skipping=time_skipping)
         self.stubs = dict(stubs or {})
         self.callbacks = dict(callbacks or {})
-        fn = _fn(handler)
-        self.handler: Callable[..., Any] = stubbed(fn, self.stubs) if self.stubs else fn
+        self.handler = _with_stubs(handler, self.stubs)
         for name, target in (functions or {}).items():
-            self.runner.register(name, stubbed(_fn(target), self.stubs) if self.stubs else target)
+            self.runner.register(name, _with_stubs(target, self.stubs))
         self.arn: str | None = None
 
     # ------------------------------------------------------------------ running

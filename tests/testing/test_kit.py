@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
@@ -211,3 +212,43 @@ def test_map_items_get_stubbed_contexts() -> None:
 
     assert run_workflow(flow, [1, 2]).result == [10, 20]
     assert run_workflow(flow, [1, 2], stubs={"scale": -1}).result == [-1, -1]
+
+
+class Tagged:
+    """A result serdes the JSON default would not produce: proves the handler's own is used."""
+
+    def serialize(self, value: Any, serdes_context: db.SerDesContext) -> str:
+        return f"tagged:{value}"
+
+    def deserialize(self, data: str, serdes_context: db.SerDesContext) -> Any:
+        return data.removeprefix("tagged:")
+
+
+def tagged_handler(twin: str, logger: Any) -> Any:
+    def sync_flow(event: Any, ctx: db.DurableContext) -> str:
+        ctx.logger.info("in the workflow")
+        return ctx.step(lambda _: "real", name="work")
+
+    async def async_flow(event: Any, ctx: db.AsyncDurableContext) -> str:
+        ctx.logger.info("in the workflow")
+        return await ctx.step(lambda _: "real", name="work")
+
+    flow = sync_flow if twin == "sync" else async_flow
+    return db.durable_execution(logger=logger, result_serdes=Tagged())(flow)
+
+
+@pytest.mark.parametrize("twin", ["sync", "async"])
+@pytest.mark.parametrize("stubs", [None, {"work": "stubbed"}])
+def test_the_kit_keeps_the_handlers_own_serdes_and_logger(
+    twin: str, stubs: dict[str, object] | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    logger = logging.getLogger(f"tests.kit.tagged.{twin}")
+    handler = tagged_handler(twin, logger)
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        result = run_workflow(handler, stubs=stubs)
+    expected = "stubbed" if stubs else "real"
+    assert result.run.raw_result == f"tagged:{expected}"
+    assert [r.getMessage() for r in caplog.records if r.name == logger.name] == [
+        "in the workflow"
+    ]
+    result.assert_pure_replay()
