@@ -105,11 +105,12 @@ def _step_context_factory(
 class _Shell:
     """What both twins share: the scope and the flows they build. No I/O, no awaiting."""
 
-    __slots__ = ("_logger", "_scope")
+    __slots__ = ("_logger", "_make_step_context", "_scope")
 
     def __init__(self, scope: Scope, logger: logging.Logger) -> None:
         self._scope = scope
         self._logger = logger
+        self._make_step_context = _step_context_factory(scope, logger)
 
     @property
     def logger(self) -> DurableLogger:
@@ -135,7 +136,7 @@ class _Shell:
             name,
             func,
             config,
-            _step_context_factory(scope, self._logger),
+            self._make_step_context,
             serdes_for(return_annotation(func), config.serdes),
         )
 
@@ -164,7 +165,7 @@ class _Shell:
             submitter,
             config,
             StepConfig(retry_strategy=config.retry_strategy),
-            _step_context_factory(scope, self._logger),
+            self._make_step_context,
             config.serdes or JSON_SERDES,
         )
 
@@ -285,7 +286,7 @@ class _Shell:
             name,
             check,
             config,
-            _step_context_factory(scope, self._logger),
+            self._make_step_context,
         )
 
 
