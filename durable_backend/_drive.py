@@ -9,14 +9,13 @@ everyone else waits for that call. Nothing lingers: a flush happens when someone
 from __future__ import annotations
 
 import asyncio
-import heapq
 import inspect
-import itertools
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from types import FunctionType
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from durable_backend._backend import (
     AsyncDurableBackend,
@@ -25,6 +24,7 @@ from durable_backend._backend import (
     fetch_all_operations,
 )
 from durable_backend._engine import (
+    BatchRun,
     Commit,
     Execution,
     Flow,
@@ -93,48 +93,79 @@ class Runtime:
                 raise SuspendExecution(effect.reason)  # type: ignore[union-attr]
 
     def _run_branches(self, effect: RunBranches) -> None:
-        """Run branches on a pool of at most ``max_concurrency`` threads (never one per item)."""
+        """Run branches on at most ``max_concurrency`` threads (never one per item).
+
+        ``_BranchPool`` says when threads start and park. Threads are joined in start order:
+        each was started by an earlier one, so none is missed.
+        """
         run = effect.run
-        workers = min(run.count, effect.max_concurrency or DEFAULT_BRANCH_THREADS)
-        if workers <= 1:
-            self._branch_worker(effect)
+        size = min(run.count, effect.max_concurrency or DEFAULT_BRANCH_THREADS)
+        if size <= 1:
+            self._branch_worker(effect, None)
             return
-        threads = [
-            threading.Thread(target=self._branch_worker, args=(effect,), daemon=True)
-            for _ in range(workers)
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+
+        def work() -> None:
+            self._branch_worker(effect, pool)
+
+        pool = _BranchPool(run, size, self.lock, work)
+        with self.lock:
+            first = pool.spawn()
+        first.start()
+        threads = pool.threads
+        joined = 0
+        while joined < len(threads):
+            thread = threads[joined]
+            if thread.ident is not None:  # None: the OS refused to start it
+                thread.join()
+            joined += 1
         failure = self.execution.queue.failure or self.execution.fatal
         if failure is not None:
             raise failure
 
-    def _branch_worker(self, effect: RunBranches) -> None:
+    def _branch_worker(self, effect: RunBranches, pool: _BranchPool | None) -> None:
+        """Claim and run branches until none is left (in a pool: start or park threads)."""
         run = effect.run
         lock = self.lock
-        while True:
+        if pool is not None:
             with lock:
-                index = run.claim()
-            if index is None:
-                return
-            try:
-                value = self.drive(effect.make_flow(index))
-            except SuspendExecution:
+                pool.awake += 1
+        try:
+            while True:
+                spare = None
                 with lock:
-                    run.suspend(index)
-            except Exception as exc:
+                    index = run.claim()
+                    if index is not None and pool is not None:
+                        spare = pool.claimed()
+                if index is None:
+                    return
+                started, cpu = time.monotonic(), time.thread_time()
+                value: Any = None
+                failure: BaseException | None = None
+                flow = effect.make_flow(index)
+                try:
+                    value = self.drive(flow if spare is None else _start_spare(flow, spare))
+                except (Exception, SuspendExecution) as exc:
+                    failure = exc
+                except BaseException as exc:
+                    with lock:
+                        self.execution.fatal = self.execution.fatal or exc
+                        run.reason = run.reason or run.tracker.reason()
+                    return
+                quick = pool is not None and _ran_quick(started, cpu)
                 with lock:
-                    run.failed(index, exc)
-            except BaseException as exc:
+                    if failure is None:
+                        run.succeeded(index, value)
+                    elif isinstance(failure, SuspendExecution):
+                        run.suspend(index)
+                    else:
+                        run.failed(index, failure)
+                    if pool is not None:
+                        pool.finished(quick)
+        finally:
+            if pool is not None:
                 with lock:
-                    self.execution.fatal = self.execution.fatal or exc
-                    run.reason = run.reason or run.tracker.reason()
-                return
-            else:
-                with lock:
-                    run.succeeded(index, value)
+                    pool.awake -= 1
+                    pool.wake(pool.parked)
 
     def _run_body(self, effect: RunUserCode) -> Any:
         execution = self.execution
@@ -149,7 +180,14 @@ class Runtime:
             if durable:
                 self._commit_locked(ticket)
 
-    def flush_until(self, ticket: int) -> None:
+    def settled(self, ticket: int) -> bool:
+        """Whether ``ticket`` needs no flush: committed, or never committable. Lock-free: the
+        counters only grow and the flags only get set, so a stale read just answers False."""
+        queue = self.execution.queue
+        return queue.committed >= ticket or queue.failure is not None or queue.revoked
+
+    def overdue(self, ticket: int) -> None:
+        """A body ran ``SLOW_BODY_SECONDS`` with its START queued: send what is queued."""
         with self.lock:
             queue = self.execution.queue
             if queue.failure is None and not queue.revoked and not queue.in_flight:
@@ -387,44 +425,194 @@ def _name(fn: Callable[..., Any]) -> str:
     return getattr(fn, "__qualname__", None) or repr(fn)
 
 
-class _Flusher:
-    """One daemon thread that sends a slow step's pending START after ``SLOW_BODY_SECONDS``.
+class _Watched(Protocol):
+    def settled(self, token: int, /) -> bool:
+        """Whether the deadline for ``token`` no longer matters; called without any lock."""
+        ...
 
-    Scheduling costs a heap push; a fast step's SUCCEED commits the START first, so the timer
-    finds nothing to do. Nothing ever waits for this thread.
+    def overdue(self, token: int, /) -> None:
+        """The deadline for ``token`` passed unsettled."""
+        ...
+
+
+class _BranchPool:
+    """The threads of one sync map/parallel: started on demand, parked while not needed.
+
+    Under the GIL, threads help only while branches block (I/O, sleeps, a checkpoint call);
+    threads that merely compute take turns at the GIL, and each turn is a costly hand-off on
+    a busy machine. So a worker whose branch was quick and mostly on the CPU parks while
+    another is awake; a worker whose branch was slow wakes a parked one; and a worker that
+    claims a branch while none is parked starts one more thread, up to ``size``. Quick
+    branches thus run on one thread (plus a parked spare), branches that block start every
+    thread within a few claims. If the awake workers finish nothing for
+    ``SLOW_BODY_SECONDS``, the flusher wakes the parked ones. Guarded by the runtime lock.
+    """
+
+    __slots__ = (
+        "awake",
+        "completed",
+        "parked",
+        "permits",
+        "run",
+        "size",
+        "threads",
+        "wakeup",
+        "work",
+    )
+
+    def __init__(
+        self, run: BatchRun, size: int, lock: threading.Lock, work: Callable[[], None]
+    ) -> None:
+        self.run = run
+        self.size = size
+        self.work = work
+        self.wakeup = threading.Condition(lock)
+        self.threads: list[threading.Thread] = []
+        self.awake = 0
+        self.parked = 0
+        self.completed = 0
+        self.permits = 0
+
+    def spawn(self) -> threading.Thread:
+        """A new worker thread; it counts itself awake once it runs."""
+        thread = threading.Thread(target=self.work, name="durable-backend-branch", daemon=True)
+        self.threads.append(thread)
+        return thread
+
+    def claimed(self) -> threading.Thread | None:
+        """A branch was just claimed: watch the parked workers, or return a spare to start."""
+        if self.parked:
+            _flusher.schedule(self, self.completed)
+            return None
+        if len(self.threads) < self.size and self._unclaimed():
+            return self.spawn()
+        return None
+
+    def finished(self, quick: bool) -> None:
+        """Count a finished branch. A quick one parks the caller while another is awake; a
+        slow one wakes a parked worker (blocking branches gain from more threads)."""
+        self.completed += 1
+        if not quick:
+            self.wake(1)
+            return
+        if self.awake < 2 or not self._unclaimed():
+            return
+        self.awake -= 1
+        self.parked += 1
+        _flusher.schedule(self, self.completed)
+        while not self.permits:
+            self.wakeup.wait()
+        self.permits -= 1
+
+    def wake(self, count: int) -> None:
+        count = min(count, self.parked)
+        if count:
+            self.parked -= count
+            self.awake += count
+            self.permits += count
+            self.wakeup.notify(count)
+
+    def settled(self, token: int, /) -> bool:
+        return self.completed > token or not self.parked or not self._unclaimed()
+
+    def overdue(self, token: int, /) -> None:
+        with self.wakeup:
+            if not self.settled(token):
+                self.wake(self.parked)
+
+    def _unclaimed(self) -> bool:
+        run = self.run
+        return run.reason is None and run.next_index < run.count
+
+
+def _start_spare(flow: Flow, spare: threading.Thread) -> Flow:
+    """``flow``, starting ``spare`` once the flow's first effect is performed (or as it ends).
+
+    A fresh branch's first effect queues its START, so the spare thread claims the next
+    branch only after that: children start in index order, as they would on one thread.
+    """
+    pending: threading.Thread | None = spare
+    answer: Any = None
+    error: BaseException | None = None
+    try:
+        while True:
+            try:
+                effect = flow.send(answer) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                return stop.value
+            if pending is not None and type(effect) is not Commit:
+                _start(pending)
+                pending = None
+            answer = error = None
+            try:
+                answer = yield effect
+            except BaseException as exc:
+                error = exc
+            if pending is not None:
+                _start(pending)
+                pending = None
+    finally:
+        if pending is not None:
+            _start(pending)
+
+
+def _start(thread: threading.Thread) -> None:
+    try:
+        thread.start()
+    except RuntimeError:  # the OS refused a thread: the pool goes on with those it has
+        return
+
+
+def _ran_quick(started: float, cpu: float) -> bool:
+    """Whether a branch took under ``SLOW_BODY_SECONDS``, at least half of it on the CPU."""
+    elapsed = time.monotonic() - started
+    return elapsed < SLOW_BODY_SECONDS and elapsed < 2 * (time.thread_time() - cpu)
+
+
+class _Flusher:
+    """One daemon thread for deadlines: a slow step's pending START, a stalled branch pool.
+
+    Every deadline is "now + ``SLOW_BODY_SECONDS``", so entries arrive in deadline order and a
+    deque does what a heap would. Scheduling is an append; each wake-up first drops settled
+    entries (a fast step's SUCCEED commits its START first), so a stream of fast steps wakes
+    this thread about once per ``SLOW_BODY_SECONDS``, not once per step. Nothing waits for it.
+    Lock order: a runtime's lock, then this condition; never the other way round.
     """
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Runtime, int]] = []
+        self._entries: deque[tuple[float, _Watched, int]] = deque()
         self._condition = threading.Condition()
-        self._order = itertools.count()
         self._thread: threading.Thread | None = None
 
-    def schedule(self, runtime: Runtime, ticket: int) -> None:
+    def schedule(self, target: _Watched, token: int) -> None:
         deadline = time.monotonic() + SLOW_BODY_SECONDS
         with self._condition:
-            heapq.heappush(self._heap, (deadline, next(self._order), runtime, ticket))
+            self._entries.append((deadline, target, token))
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="durable-backend-flusher", daemon=True
                 )
                 self._thread.start()
-            elif self._heap[0][2] is runtime and len(self._heap) == 1:
+            elif len(self._entries) == 1:
                 self._condition.notify()
 
     def _run(self) -> None:
+        entries = self._entries
         while True:
             with self._condition:
-                while not self._heap:
+                while entries and entries[0][1].settled(entries[0][2]):
+                    entries.popleft()
+                if not entries:
                     self._condition.wait()
-                deadline, _, runtime, ticket = self._heap[0]
+                    continue
+                deadline, target, token = entries[0]
                 delay = deadline - time.monotonic()
                 if delay > 0:
                     self._condition.wait(delay)
                     continue
-                heapq.heappop(self._heap)
+                entries.popleft()
             try:
-                runtime.flush_until(ticket)
+                target.overdue(token)
             except BaseException:
                 continue
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections import Counter
 from typing import Any
 
@@ -214,3 +215,54 @@ def test_async_map_creates_no_threads() -> None:
     end = backend.execution_end(arn)
     assert end is not None and json.loads(end.result or "0") == sum(range(1000))
     assert len(seen) == 1
+
+
+@pytest.mark.parametrize("twin_kind", ["sync", "async"])
+def test_blocking_items_run_max_concurrency_at_once(twin_kind: str) -> None:
+    """Items that block (I/O, sleeps) get every allowed worker, not one at a time."""
+    backend = MemoryBackend()
+    guard = threading.Lock()
+    active = peak = 0
+
+    def enter() -> None:
+        nonlocal active, peak
+        with guard:
+            active += 1
+            peak = max(peak, active)
+
+    def leave() -> None:
+        nonlocal active
+        with guard:
+            active -= 1
+
+    config = db.MapConfig(max_concurrency=4)
+    if twin_kind == "sync":
+
+        @db.durable_execution(backend=backend)
+        def handler(event: Any, ctx: db.DurableContext) -> int:
+            def item(c: db.DurableContext, x: int, i: int, items: Any) -> int:
+                enter()
+                time.sleep(0.05)
+                leave()
+                return x
+
+            return sum(ctx.map(list(range(12)), item, config=config).get_results())
+
+        arn = backend.run(handler)
+    else:
+
+        @db.durable_execution(backend=backend.async_)
+        async def async_handler(event: Any, ctx: db.AsyncDurableContext) -> int:
+            async def item(c: db.AsyncDurableContext, x: int, i: int, items: Any) -> int:
+                enter()
+                await asyncio.sleep(0.05)
+                leave()
+                return x
+
+            batch = await ctx.map(list(range(12)), item, config=config)
+            return sum(batch.get_results())
+
+        arn = backend.run(lambda e, c: asyncio.run(async_handler.run_async(e, c)))
+    end = backend.execution_end(arn)
+    assert end is not None and json.loads(end.result or "0") == sum(range(12))
+    assert peak == 4
