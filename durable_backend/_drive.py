@@ -187,10 +187,18 @@ class Runtime:
         return queue.committed >= ticket or queue.failure is not None or queue.revoked
 
     def overdue(self, ticket: int) -> None:
-        """A body ran ``SLOW_BODY_SECONDS`` with its START queued: send what is queued."""
+        """A body ran ``SLOW_BODY_SECONDS`` with its START queued: send what is queued.
+
+        With another call in flight, look again later rather than block the shared flusher
+        thread on it (or forget the START until the body ends).
+        """
         with self.lock:
             queue = self.execution.queue
-            if queue.failure is None and not queue.revoked and not queue.in_flight:
+            if queue.failure is not None or queue.revoked or queue.is_committed(ticket):
+                return
+            if queue.in_flight:
+                _flusher.schedule(self, ticket)
+            else:
                 self._commit_locked(ticket)
 
     def _commit_locked(self, ticket: int) -> None:
@@ -250,7 +258,7 @@ class AsyncRuntime:
         self.make_context = make_context
         self._flight: asyncio.Future[None] | None = None
         self._idle: asyncio.Future[None] | None = None
-        self._background: asyncio.Future[None] | None = None
+        self._background: set[asyncio.Future[None]] = set()
         self._branches = 0
 
     async def drive(self, flow: Flow) -> Any:
@@ -335,10 +343,13 @@ class AsyncRuntime:
             self._maybe_idle()
 
     def _flush_soon(self, ticket: int) -> None:
+        """A body ran ``SLOW_BODY_SECONDS`` with its START queued: send it, after the call in
+        flight if there is one."""
         queue = self.execution.queue
-        idle = queue.failure is None and not queue.revoked and not queue.in_flight
-        if idle and not queue.is_committed(ticket):
-            self._background = asyncio.ensure_future(self._flush_quietly(ticket))
+        if queue.failure is None and not queue.revoked and not queue.is_committed(ticket):
+            flush = asyncio.ensure_future(self._flush_quietly(ticket))
+            self._background.add(flush)
+            flush.add_done_callback(self._background.discard)
 
     async def _flush_quietly(self, ticket: int) -> None:
         try:

@@ -190,3 +190,73 @@ def test_concurrent_async_steps_share_checkpoint_calls() -> None:
     assert sum(len(c.updates) for c in calls) == 8
     # Four START+SUCCEED pairs, sequentially, would be four calls; sharing needs fewer.
     assert len(calls) <= 2, [[u.action.value for u in c.updates] for c in calls]
+
+
+class SlowMemoryBackend(MemoryBackend):
+    """Checkpoint calls that take a while, so another branch's START is queued during one."""
+
+    def batch_checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.15)
+        return super().batch_checkpoint(*args, **kwargs)
+
+
+class SlowerAsyncBackend(AsyncMemoryBackend):
+    async def batch_checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.15)
+        return await super().batch_checkpoint(*args, **kwargs)
+
+
+@pytest.mark.parametrize("twin_kind", ["sync", "async"])
+def test_slow_start_queued_during_a_call_in_flight_is_sent_after_it(twin_kind: str) -> None:
+    """A slow step's START must not wait for its body just because another branch's call
+    was in flight when its 50 ms came."""
+    backend = SlowMemoryBackend() if twin_kind == "sync" else MemoryBackend()
+    sent_before_body_ended: list[bool] = []
+
+    def start_sent() -> None:
+        sent_before_body_ended.append(
+            any(
+                u.name == "slow" and u.action is A.START
+                for call in backend.checkpoint_calls()
+                for u in call.updates
+            )
+        )
+
+    if twin_kind == "sync":
+
+        def slow_sync(_: db.StepContext) -> str:
+            time.sleep(0.5)
+            start_sent()
+            return "slow"
+
+        def late_sync(c: db.DurableContext) -> str:
+            time.sleep(0.03)  # the fast branch's call is in flight by now
+            return c.step(slow_sync, name="slow")
+
+        @db.durable_execution(backend=backend)
+        def handler(event: Any, ctx: db.DurableContext) -> Any:
+            fast = [lambda c: c.step(lambda _: "fast", name="fast"), late_sync]
+            return ctx.parallel(fast).get_results()
+
+        arn = backend.run(handler)
+    else:
+
+        async def slow_async(_: db.StepContext) -> str:
+            await asyncio.sleep(0.5)
+            start_sent()
+            return "slow"
+
+        async def fast_async(c: db.AsyncDurableContext) -> str:
+            return await c.step(lambda _: "fast", name="fast")
+
+        async def late_async(c: db.AsyncDurableContext) -> str:
+            await asyncio.sleep(0.03)
+            return await c.step(slow_async, name="slow")
+
+        @db.durable_execution(backend=SlowerAsyncBackend(backend))
+        async def async_handler(event: Any, ctx: db.AsyncDurableContext) -> Any:
+            return (await ctx.parallel([fast_async, late_async])).get_results()
+
+        arn = backend.run(lambda e, c: asyncio.run(async_handler.run_async(e, c)))
+    assert backend.execution_end(arn).status is db.ExecutionStatus.SUCCEEDED
+    assert sent_before_body_ended == [True]
