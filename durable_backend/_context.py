@@ -93,24 +93,18 @@ class StepContext:
 WaitForCallbackContext = StepContext
 
 
-def _step_context_factory(
-    scope: Scope, logger: logging.Logger
-) -> Callable[[str, str | None, int], StepContext]:
-    def make(op_id: str, name: str | None, attempt: int) -> StepContext:
-        return StepContext(scope.execution, logger, scope.parent_id, op_id, name, attempt)
-
-    return make
-
-
 class _Shell:
     """What both twins share: the scope and the flows they build. No I/O, no awaiting."""
 
-    __slots__ = ("_logger", "_make_step_context", "_scope")
+    __slots__ = ("_logger", "_scope")
 
     def __init__(self, scope: Scope, logger: logging.Logger) -> None:
         self._scope = scope
         self._logger = logger
-        self._make_step_context = _step_context_factory(scope, logger)
+
+    def _make_step_context(self, op_id: str, name: str | None, attempt: int) -> StepContext:
+        scope = self._scope
+        return StepContext(scope.execution, self._logger, scope.parent_id, op_id, name, attempt)
 
     @property
     def logger(self) -> DurableLogger:
@@ -233,7 +227,8 @@ class _Shell:
             name,
             OperationSubType.MAP.value,
             OperationSubType.MAP_ITERATION.value,
-            [branch(index, item) for index, item in enumerate(items)],
+            len(items),
+            lambda index: branch(index, items[index]),
             config.completion_config,
             config.max_concurrency,
             config.item_serdes or JSON_SERDES,
@@ -262,7 +257,8 @@ class _Shell:
             name,
             OperationSubType.PARALLEL.value,
             OperationSubType.PARALLEL_BRANCH.value,
-            named,
+            len(named),
+            named.__getitem__,
             config.completion_config,
             config.max_concurrency,
             config.item_serdes or JSON_SERDES,

@@ -9,7 +9,7 @@ is O(1) per completion.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from durable_backend._batch import BatchItem, BatchItemStatus, BatchResult, CompletionTracker
@@ -91,14 +91,18 @@ def batch_flow(
     name: str | None,
     sub_type: str,
     branch_sub_type: str,
-    branches: Sequence[Branch],
+    count: int,
+    branch: Callable[[int], Branch],
     completion: CompletionConfig,
     max_concurrency: int | None,
     item_serdes: SerDes[Any],
     summary: Callable[[Any], str] | None,
 ) -> Flow:
-    """A map or parallel: run the branches as child contexts and checkpoint a BatchResult."""
-    completion.validate_for_total(len(branches))
+    """A map or parallel: run ``count`` branches as child contexts and checkpoint a
+    BatchResult. ``branch(index)`` makes a branch's name and body when it is claimed, so a
+    wide map holds nothing per item that has not started.
+    """
+    completion.validate_for_total(count)
     execution = scope.execution
     op = execution.lookup(op_id, OperationType.CONTEXT, sub_type, name)
     if op is not None:
@@ -115,10 +119,10 @@ def batch_flow(
         )
     ids = IdSequence(op_id)
     inner = Scope(execution, ids, in_branch=True)
-    branch_ids = [ids.next() for _ in branches]
+    branch_ids = [ids.next() for _ in range(count)]
 
     def make_flow(index: int) -> Flow:
-        branch_name, body = branches[index]
+        branch_name, body = branch(index)
         return child_flow(
             inner,
             branch_ids[index],
@@ -130,7 +134,7 @@ def batch_flow(
             in_branch=True,
         )
 
-    run = BatchRun(len(branches), completion)
+    run = BatchRun(count, completion)
     yield RunBranches(make_flow, run, max_concurrency)
     if run.reason is None:
         yield Suspend(f"{sub_type} {name or op_id} waits for {run.suspended} branch(es)")

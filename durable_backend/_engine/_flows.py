@@ -60,6 +60,7 @@ _STACK_LINES = 40
 
 _DEFAULT_RETRY = RetryPresets.default()
 _STEP = OperationSubType.STEP.value
+_STEP_TYPE = OperationType.STEP
 
 
 class StepInterruptedError(Exception):
@@ -190,9 +191,6 @@ def step_flow(
     attempt = attempts + 1
     at_most_once = config.step_semantics is StepSemantics.AT_MOST_ONCE_PER_RETRY
 
-    def update(action: OperationAction, **fields: Any) -> OperationUpdate:
-        return scope.update(op_id, OperationType.STEP, action, sub_type, name, **fields)
-
     failure: Exception
     if started and at_most_once:
         failure = StepInterruptedError(
@@ -201,7 +199,8 @@ def step_flow(
         )
     else:
         if not started:
-            yield Commit((update(OperationAction.START),), durable=at_most_once)
+            start = scope.update(op_id, _STEP_TYPE, OperationAction.START, sub_type, name)
+            yield Commit((start,), durable=at_most_once)
         try:
             value = yield RunUserCode(fn, (make_step_context(op_id, name, attempt),))
         except Exception as error:
@@ -210,9 +209,16 @@ def step_flow(
             try:
                 payload = scope.encode(serdes, value, op_id, "step")
             except SerDesError as error:
-                yield Commit((update(OperationAction.FAIL, error=error_object(error)),))
+                fail = scope.update(
+                    op_id, _STEP_TYPE, OperationAction.FAIL, sub_type, name,
+                    error=error_object(error),
+                )
+                yield Commit((fail,))
                 raise StepError(str(error), "SerDesError") from error
-            yield Commit((update(OperationAction.SUCCEED, payload=payload),))
+            succeed = scope.update(
+                op_id, _STEP_TYPE, OperationAction.SUCCEED, sub_type, name, payload=payload
+            )
+            yield Commit((succeed,))
             return scope.decode(serdes, payload, op_id)
     strategy = config.retry_strategy or _DEFAULT_RETRY
     decision = strategy(failure, attempt)
@@ -221,15 +227,21 @@ def step_flow(
         delay = max(1, decision.delay_seconds)
         yield Commit(
             (
-                update(
+                scope.update(
+                    op_id,
+                    _STEP_TYPE,
                     OperationAction.RETRY,
+                    sub_type,
+                    name,
                     error=wire_error,
                     step_options=StepOptions(next_attempt_delay_seconds=delay),
                 ),
             )
         )
         yield Suspend(f"step {name or op_id} retries in {delay} s")
-    yield Commit((update(OperationAction.FAIL, error=wire_error),))
+    yield Commit(
+        (scope.update(op_id, _STEP_TYPE, OperationAction.FAIL, sub_type, name, error=wire_error),)
+    )
     raise StepError.from_error_object(wire_error) from failure
 
 
