@@ -9,7 +9,9 @@ everyone else waits for that call. Nothing lingers: a flush happens when someone
 from __future__ import annotations
 
 import asyncio
+import heapq
 import inspect
+import itertools
 import threading
 import time
 from collections import deque
@@ -24,6 +26,7 @@ from durable_backend._backend import (
     fetch_all_operations,
 )
 from durable_backend._engine import (
+    MAX_BATCH_UPDATES,
     BatchRun,
     Commit,
     Execution,
@@ -40,6 +43,8 @@ if TYPE_CHECKING:
 
 SLOW_BODY_SECONDS = 0.05
 DEFAULT_BRANCH_THREADS = 8
+COMMIT_BACKLOG = 4 * MAX_BATCH_UPDATES  # uncommitted updates before async branches stop starting
+_SPAWN_BURST = 64  # async branches started between looks at that backlog
 
 
 class Runtime:
@@ -240,8 +245,9 @@ class AsyncRuntime:
     __slots__ = (
         "_background",
         "_branches",
-        "_flight",
         "_idle",
+        "_order",
+        "_waiters",
         "backend",
         "execution",
         "make_context",
@@ -256,7 +262,8 @@ class AsyncRuntime:
         self.execution = execution
         self.backend = backend
         self.make_context = make_context
-        self._flight: asyncio.Future[None] | None = None
+        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
         self._idle: asyncio.Future[None] | None = None
         self._background: set[asyncio.Future[None]] = set()
         self._branches = 0
@@ -296,28 +303,60 @@ class AsyncRuntime:
                 raise SuspendExecution(effect.reason)  # type: ignore[union-attr]
 
     async def _run_branches(self, effect: RunBranches) -> None:
-        """Run branches as tasks on this loop, at most ``max_concurrency`` at a time."""
-        workers = min(effect.run.count, effect.max_concurrency or effect.run.count)
-        if workers <= 1:
-            await self._branch_worker(effect)
-            return
-        self._branches += workers
-        try:
-            await asyncio.gather(*(self._branch_worker(effect) for _ in range(workers)))
-        finally:
-            self._branches -= workers
-
-    async def _branch_worker(self, effect: RunBranches) -> None:
+        """Run branches as tasks on this loop, started in index order: at most
+        ``max_concurrency`` at a time, and none while a few calls' worth of updates wait to
+        be committed. So a wide map holds a bounded set of waiting branches (memory, and the
+        garbage collector's time), not one suspended task per item.
+        """
         run = effect.run
-        while (index := run.claim()) is not None:
-            try:
-                value = await self.drive(effect.make_flow(index))
-            except SuspendExecution:
-                run.suspend(index)
-            except Exception as exc:
-                run.failed(index, exc)
-            else:
-                run.succeeded(index, value)
+        limit = effect.max_concurrency or run.count
+        if min(limit, run.count) <= 1:
+            while (index := run.claim()) is not None:
+                await self._run_branch(effect, index)
+            return
+        loop = asyncio.get_running_loop()
+        queue = self.execution.queue
+        running: set[asyncio.Task[None]] = set()
+        slot: list[asyncio.Future[None]] = []
+
+        def finished(task: asyncio.Task[None]) -> None:
+            running.discard(task)
+            self._branches -= 1
+            if slot and not slot[0].done():
+                slot[0].set_result(None)
+
+        try:
+            while True:
+                while queue.queued - queue.committed >= COMMIT_BACKLOG:
+                    await self.commit((), True)
+                while len(running) >= limit:
+                    slot[:] = [loop.create_future()]
+                    await slot[0]
+                if (index := run.claim()) is None:
+                    break
+                task = loop.create_task(self._run_branch(effect, index))
+                self._branches += 1
+                running.add(task)
+                task.add_done_callback(finished)
+                if index % _SPAWN_BURST == _SPAWN_BURST - 1:
+                    await asyncio.sleep(0)  # let the burst run up to its commits
+        except BaseException:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            raise
+        await asyncio.gather(*running)
+
+    async def _run_branch(self, effect: RunBranches, index: int) -> None:
+        run = effect.run
+        try:
+            value = await self.drive(effect.make_flow(index))
+        except SuspendExecution:
+            run.suspend(index)
+        except Exception as exc:
+            run.failed(index, exc)
+        else:
+            run.succeeded(index, value)
 
     async def _run_body(self, effect: RunUserCode) -> Any:
         execution = self.execution
@@ -326,14 +365,15 @@ class AsyncRuntime:
             return (await result) if inspect.isawaitable(result) else result
         queue = execution.queue
         timer = None
-        if queue.has_pending:
-            timer = asyncio.get_running_loop().call_later(
-                SLOW_BODY_SECONDS, self._flush_soon, queue.queued
-            )
         execution.active_bodies += 1
         try:
             result = effect.fn(*effect.args)
             if inspect.isawaitable(result):
+                # Only an awaiting body lets the loop run a timer; a plain one has finished.
+                if queue.has_pending:
+                    timer = asyncio.get_running_loop().call_later(
+                        SLOW_BODY_SECONDS, self._flush_soon, queue.queued
+                    )
                 result = await result
             return result
         finally:
@@ -368,15 +408,13 @@ class AsyncRuntime:
         target = added if ticket is None else ticket
         while not queue.is_committed(target):
             if queue.in_flight:
-                assert self._flight is not None
-                await asyncio.shield(self._flight)
+                await self._after_flight(target)
                 continue
             if self._branches > 1:
                 await asyncio.sleep(0)
                 if queue.in_flight or queue.is_committed(target):
                     continue
             batch = queue.take()
-            flight = self._flight = asyncio.get_running_loop().create_future()
             try:
                 output = await self.backend.batch_checkpoint(
                     execution.arn, batch.token, batch.updates
@@ -390,13 +428,32 @@ class AsyncRuntime:
                     )
             except BaseException as exc:
                 queue.fail(exc)
-                flight.set_result(None)
-                self._maybe_idle()
+                self._landed()
                 raise
             queue.finish(batch, output)
             execution.apply(operations)
-            flight.set_result(None)
-            self._maybe_idle()
+            self._landed()
+
+    def _after_flight(self, target: int) -> asyncio.Future[None]:
+        """Resolves once a call lands that commits ``target``, or leaves this waiter to lead
+        the next call. Waking every waiter on every landing would make a wide map quadratic.
+        """
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (target, next(self._order), waiter))
+        return waiter
+
+    def _landed(self) -> None:
+        """A call landed: release the waiters it committed (all of them if nothing more can
+        be committed), then wake the lowest remaining one to lead the next call."""
+        queue = self.execution.queue
+        waiters = self._waiters
+        finished = queue.failure is not None or queue.revoked
+        while waiters and (finished or waiters[0][0] <= queue.committed):
+            _resolve(heapq.heappop(waiters)[2])
+        while waiters:
+            if _resolve(heapq.heappop(waiters)[2]):
+                break
+        self._maybe_idle()
 
     async def _wait_idle(self) -> None:
         """Let concurrently running operations of this invocation finish before suspending."""
@@ -412,6 +469,14 @@ class AsyncRuntime:
             execution = self.execution
             if not execution.active_bodies and not execution.queue.in_flight:
                 idle.set_result(None)
+
+
+def _resolve(waiter: asyncio.Future[None]) -> bool:
+    """Wake ``waiter``; False if it was already cancelled."""
+    if waiter.done():
+        return False
+    waiter.set_result(None)
+    return True
 
 
 def output_operations(output: Any) -> tuple[tuple[Any, ...], str]:

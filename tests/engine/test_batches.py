@@ -266,3 +266,56 @@ def test_blocking_items_run_max_concurrency_at_once(twin_kind: str) -> None:
     end = backend.execution_end(arn)
     assert end is not None and json.loads(end.result or "0") == sum(range(12))
     assert peak == 4
+
+
+def test_wide_async_map_still_starts_every_blocking_item() -> None:
+    """The async twin stops starting branches while commits lag, never while items block:
+    600 items that each wait for all the others still finish."""
+    backend = MemoryBackend()
+    started = 0
+    everyone: asyncio.Event | None = None
+
+    @db.durable_execution(backend=backend.async_)
+    async def handler(event: Any, ctx: db.AsyncDurableContext) -> int:
+        nonlocal everyone
+        everyone = asyncio.Event()
+
+        async def item(c: db.AsyncDurableContext, x: int, i: int, items: Any) -> int:
+            nonlocal started
+            value = await c.step(lambda _: x, name="before")
+            started += 1
+            if started == len(items):
+                everyone.set()
+            await asyncio.wait_for(everyone.wait(), timeout=10)
+            return value
+
+        return sum((await ctx.map(list(range(600)), item)).get_results())
+
+    arn = backend.run(lambda e, c: asyncio.run(handler.run_async(e, c)))
+    end = backend.execution_end(arn)
+    assert end is not None and json.loads(end.result or "0") == sum(range(600))
+
+
+def test_wide_async_map_holds_a_bounded_number_of_waiting_items() -> None:
+    """Quick items wait only for their commits: a 5000-item map never has every item
+    suspended at once (one task per item would cost memory and GC time)."""
+    backend = MemoryBackend()
+    active = peak = 0
+
+    @db.durable_execution(backend=backend.async_)
+    async def handler(event: Any, ctx: db.AsyncDurableContext) -> int:
+        async def item(c: db.AsyncDurableContext, x: int, i: int, items: Any) -> int:
+            nonlocal active, peak
+            active += 1
+            peak = max(peak, active)
+            try:
+                return await c.step(lambda _: x)
+            finally:
+                active -= 1
+
+        return sum((await ctx.map(list(range(5000)), item)).get_results())
+
+    arn = backend.run(lambda e, c: asyncio.run(handler.run_async(e, c)))
+    end = backend.execution_end(arn)
+    assert end is not None and json.loads(end.result or "0") == sum(range(5000))
+    assert 1 < peak <= 1000
