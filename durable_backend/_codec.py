@@ -11,6 +11,7 @@ value: a replay decodes every operation of the history, so this is the hot path.
 
 from __future__ import annotations
 
+import functools
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -60,9 +61,16 @@ def wire_name(attribute: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in attribute.split("_"))
 
 
+@functools.lru_cache(maxsize=64)
+def _from_epoch_ms(value: int) -> datetime:
+    # Cached: a fast step's START and SUCCEED land in one call, so its two timestamps (and
+    # often its neighbours') are the same millisecond.
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
 def _epoch_ms_to_datetime(value: Any, _: type[Any]) -> datetime:
     if value.__class__ is int:
-        return datetime.fromtimestamp(value / 1000, tz=UTC)
+        return _from_epoch_ms(value)
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, int | float):
