@@ -90,3 +90,19 @@ def check_handlers() -> None:
     assert_type(async_handler, db.AsyncDurableHandler[str, int])
     assert_type(handler({}, None), dict[str, Any])
     assert_type(async_handler({}, None), dict[str, Any])
+
+
+def check_rebuilt_handlers(
+    handler: db.DurableHandler[str, int],
+    async_handler: db.AsyncDurableHandler[str, int],
+    backend: db.DurableBackend,
+    async_backend: db.AsyncDurableBackend,
+) -> None:
+    assert_type(handler.with_backend(backend), db.DurableHandler[str, int])
+    assert_type(async_handler.with_backend(async_backend), db.AsyncDurableHandler[str, int])
+
+    def other(event: str, ctx: db.DurableContext) -> int:
+        return len(event)
+
+    assert_type(handler.with_function(other), db.DurableHandler[str, int])
+    handler.with_backend(async_backend)  # type: ignore[arg-type]
