@@ -79,8 +79,22 @@ F = TypeVar("F", bound=Callable[..., Any])
 B = TypeVar("B", DurableBackend, AsyncDurableBackend)
 
 
+def _check_backend_kind(fn: Callable[..., Any], backend: object, is_async: bool) -> None:
+    backend_is_async = inspect.iscoroutinefunction(getattr(backend, "checkpoint", None))
+    if backend_is_async != is_async:
+        kind = "an async" if is_async else "a sync"
+        backend_kind = "an async" if backend_is_async else "a sync"
+        raise TypeError(
+            f"{getattr(fn, '__name__', fn)!r} is {kind} handler but "
+            f"{type(backend).__name__} is {backend_kind} backend; pass the matching twin "
+            "(for example AsyncRealBackend for an async def handler)"
+        )
+
+
 class _Handler(Generic[F, B]):
     """What both handler twins hold: the user function, its backend and its serdes."""
+
+    _is_async = False
 
     def __init__(
         self,
@@ -91,6 +105,8 @@ class _Handler(Generic[F, B]):
         input_serdes: SerDes[Any] | None = None,
         result_serdes: SerDes[Any] | None = None,
     ) -> None:
+        if backend is not None:
+            _check_backend_kind(fn, backend, self._is_async)
         self.fn = fn
         self._backend: B | None = backend
         self._options = (logger, input_serdes, result_serdes)
@@ -163,6 +179,8 @@ class AsyncDurableHandler(
     _Handler[Callable[[I, AsyncDurableContext], Awaitable[O]], AsyncDurableBackend], Generic[I, O]
 ):
     """An async durable function: Lambda calls it synchronously; ``run_async`` awaits it."""
+
+    _is_async = True
 
     def __init__(
         self,
@@ -272,17 +290,6 @@ class _Decorator:
         if not callable(fn):
             raise TypeError(f"durable_execution decorates a function, got {fn!r}")
         backend = self._backend
-        is_async = inspect.iscoroutinefunction(fn)
-        if backend is not None:
-            backend_is_async = inspect.iscoroutinefunction(getattr(backend, "checkpoint", None))
-            if backend_is_async != is_async:
-                kind = "an async" if is_async else "a sync"
-                backend_kind = "an async" if backend_is_async else "a sync"
-                raise TypeError(
-                    f"{getattr(fn, '__name__', fn)!r} is {kind} handler but "
-                    f"{type(backend).__name__} is {backend_kind} backend; pass the matching twin "
-                    "(for example AsyncRealBackend for an async def handler)"
-                )
-        if is_async:
+        if inspect.iscoroutinefunction(fn):
             return AsyncDurableHandler(fn, backend, **self._options)  # type: ignore[arg-type]
         return DurableHandler(fn, backend, **self._options)  # type: ignore[arg-type]
