@@ -14,10 +14,9 @@ import inspect
 import itertools
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from types import FunctionType
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from durable_backend._backend import (
     AsyncDurableBackend,
@@ -27,7 +26,6 @@ from durable_backend._backend import (
 )
 from durable_backend._engine import (
     MAX_BATCH_UPDATES,
-    BatchRun,
     Commit,
     Execution,
     Flow,
@@ -37,11 +35,17 @@ from durable_backend._engine import (
     Scope,
     SuspendExecution,
 )
+from durable_backend._threads import (
+    SLOW_BODY_SECONDS,
+    BranchPool,
+    flusher,
+    ran_quick,
+    start_spare,
+)
 
 if TYPE_CHECKING:
     from durable_backend._context import AsyncDurableContext, DurableContext
 
-SLOW_BODY_SECONDS = 0.05
 DEFAULT_BRANCH_THREADS = 8
 COMMIT_BACKLOG = 4 * MAX_BATCH_UPDATES  # uncommitted updates before async branches stop starting
 _SPAWN_BURST = 64  # async branches started between looks at that backlog
@@ -100,7 +104,7 @@ class Runtime:
     def _run_branches(self, effect: RunBranches) -> None:
         """Run branches on at most ``max_concurrency`` threads (never one per item).
 
-        ``_BranchPool`` says when threads start and park. Threads are joined in start order:
+        ``BranchPool`` says when threads start and park. Threads are joined in start order:
         each was started by an earlier one, so none is missed.
         """
         run = effect.run
@@ -112,7 +116,7 @@ class Runtime:
         def work() -> None:
             self._branch_worker(effect, pool)
 
-        pool = _BranchPool(run, size, self.lock, work)
+        pool = BranchPool(run, size, self.lock, work)
         with self.lock:
             first = pool.spawn()
         first.start()
@@ -127,7 +131,7 @@ class Runtime:
         if failure is not None:
             raise failure
 
-    def _branch_worker(self, effect: RunBranches, pool: _BranchPool | None) -> None:
+    def _branch_worker(self, effect: RunBranches, pool: BranchPool | None) -> None:
         """Claim and run branches until none is left (in a pool: start or park threads)."""
         run = effect.run
         lock = self.lock
@@ -148,7 +152,7 @@ class Runtime:
                 failure: BaseException | None = None
                 flow = effect.make_flow(index)
                 try:
-                    value = self.drive(flow if spare is None else _start_spare(flow, spare))
+                    value = self.drive(flow if spare is None else start_spare(flow, spare))
                 except (Exception, SuspendExecution) as exc:
                     failure = exc
                 except BaseException as exc:
@@ -156,7 +160,7 @@ class Runtime:
                         self.execution.fatal = self.execution.fatal or exc
                         run.reason = run.reason or run.tracker.reason()
                     return
-                quick = pool is not None and _ran_quick(started, cpu)
+                quick = pool is not None and ran_quick(started, cpu)
                 with lock:
                     if failure is None:
                         run.succeeded(index, value)
@@ -176,7 +180,7 @@ class Runtime:
         execution = self.execution
         queue = execution.queue
         if effect.body and queue.has_pending:
-            _flusher.schedule(self, queue.queued)
+            flusher.schedule(self, queue.queued)
         return effect.fn(*effect.args)
 
     def commit(self, updates: tuple[Any, ...], durable: bool = True) -> None:
@@ -202,7 +206,7 @@ class Runtime:
             if queue.failure is not None or queue.revoked or queue.is_committed(ticket):
                 return
             if queue.in_flight:
-                _flusher.schedule(self, ticket)
+                flusher.schedule(self, ticket)
             else:
                 self._commit_locked(ticket)
 
@@ -499,201 +503,6 @@ def _reject_awaitable(fn: Callable[..., Any], result: Any) -> None:
 
 def _name(fn: Callable[..., Any]) -> str:
     return getattr(fn, "__qualname__", None) or repr(fn)
-
-
-class _Watched(Protocol):
-    def settled(self, token: int, /) -> bool:
-        """Whether the deadline for ``token`` no longer matters; called without any lock."""
-        ...
-
-    def overdue(self, token: int, /) -> None:
-        """The deadline for ``token`` passed unsettled."""
-        ...
-
-
-class _BranchPool:
-    """The threads of one sync map/parallel: started on demand, parked while not needed.
-
-    Under the GIL, threads help only while branches block (I/O, sleeps, a checkpoint call);
-    threads that merely compute take turns at the GIL, and each turn is a costly hand-off on
-    a busy machine. So a worker whose branch was quick and mostly on the CPU parks while
-    another is awake; a worker whose branch was slow wakes a parked one; and a worker that
-    claims a branch while none is parked starts one more thread, up to ``size``. Quick
-    branches thus run on one thread (plus a parked spare), branches that block start every
-    thread within a few claims. If the awake workers finish nothing for
-    ``SLOW_BODY_SECONDS``, the flusher wakes the parked ones. Guarded by the runtime lock.
-    """
-
-    __slots__ = (
-        "awake",
-        "completed",
-        "parked",
-        "permits",
-        "run",
-        "size",
-        "threads",
-        "wakeup",
-        "work",
-    )
-
-    def __init__(
-        self, run: BatchRun, size: int, lock: threading.Lock, work: Callable[[], None]
-    ) -> None:
-        self.run = run
-        self.size = size
-        self.work = work
-        self.wakeup = threading.Condition(lock)
-        self.threads: list[threading.Thread] = []
-        self.awake = 0
-        self.parked = 0
-        self.completed = 0
-        self.permits = 0
-
-    def spawn(self) -> threading.Thread:
-        """A new worker thread; it counts itself awake once it runs."""
-        thread = threading.Thread(target=self.work, name="durable-backend-branch", daemon=True)
-        self.threads.append(thread)
-        return thread
-
-    def claimed(self) -> threading.Thread | None:
-        """A branch was just claimed: watch the parked workers, or return a spare to start."""
-        if self.parked:
-            _flusher.schedule(self, self.completed)
-            return None
-        if len(self.threads) < self.size and self._unclaimed():
-            return self.spawn()
-        return None
-
-    def finished(self, quick: bool) -> None:
-        """Count a finished branch. A quick one parks the caller while another is awake; a
-        slow one wakes a parked worker (blocking branches gain from more threads)."""
-        self.completed += 1
-        if not quick:
-            self.wake(1)
-            return
-        if self.awake < 2 or not self._unclaimed():
-            return
-        self.awake -= 1
-        self.parked += 1
-        _flusher.schedule(self, self.completed)
-        while not self.permits:
-            self.wakeup.wait()
-        self.permits -= 1
-
-    def wake(self, count: int) -> None:
-        count = min(count, self.parked)
-        if count:
-            self.parked -= count
-            self.awake += count
-            self.permits += count
-            self.wakeup.notify(count)
-
-    def settled(self, token: int, /) -> bool:
-        return self.completed > token or not self.parked or not self._unclaimed()
-
-    def overdue(self, token: int, /) -> None:
-        with self.wakeup:
-            if not self.settled(token):
-                self.wake(self.parked)
-
-    def _unclaimed(self) -> bool:
-        run = self.run
-        return run.reason is None and run.next_index < run.count
-
-
-def _start_spare(flow: Flow, spare: threading.Thread) -> Flow:
-    """``flow``, starting ``spare`` once the flow's first effect is performed (or as it ends).
-
-    A fresh branch's first effect queues its START, so the spare thread claims the next
-    branch only after that: children start in index order, as they would on one thread.
-    """
-    pending: threading.Thread | None = spare
-    answer: Any = None
-    error: BaseException | None = None
-    try:
-        while True:
-            try:
-                effect = flow.send(answer) if error is None else flow.throw(error)
-            except StopIteration as stop:
-                return stop.value
-            if pending is not None and type(effect) is not Commit:
-                _start(pending)
-                pending = None
-            answer = error = None
-            try:
-                answer = yield effect
-            except BaseException as exc:
-                error = exc
-            if pending is not None:
-                _start(pending)
-                pending = None
-    finally:
-        if pending is not None:
-            _start(pending)
-
-
-def _start(thread: threading.Thread) -> None:
-    try:
-        thread.start()
-    except RuntimeError:  # the OS refused a thread: the pool goes on with those it has
-        return
-
-
-def _ran_quick(started: float, cpu: float) -> bool:
-    """Whether a branch took under ``SLOW_BODY_SECONDS``, at least half of it on the CPU."""
-    elapsed = time.monotonic() - started
-    return elapsed < SLOW_BODY_SECONDS and elapsed < 2 * (time.thread_time() - cpu)
-
-
-class _Flusher:
-    """One daemon thread for deadlines: a slow step's pending START, a stalled branch pool.
-
-    Every deadline is "now + ``SLOW_BODY_SECONDS``", so entries arrive in deadline order and a
-    deque does what a heap would. Scheduling is an append; each wake-up first drops settled
-    entries (a fast step's SUCCEED commits its START first), so a stream of fast steps wakes
-    this thread about once per ``SLOW_BODY_SECONDS``, not once per step. Nothing waits for it.
-    Lock order: a runtime's lock, then this condition; never the other way round.
-    """
-
-    def __init__(self) -> None:
-        self._entries: deque[tuple[float, _Watched, int]] = deque()
-        self._condition = threading.Condition()
-        self._thread: threading.Thread | None = None
-
-    def schedule(self, target: _Watched, token: int) -> None:
-        deadline = time.monotonic() + SLOW_BODY_SECONDS
-        with self._condition:
-            self._entries.append((deadline, target, token))
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="durable-backend-flusher", daemon=True
-                )
-                self._thread.start()
-            elif len(self._entries) == 1:
-                self._condition.notify()
-
-    def _run(self) -> None:
-        entries = self._entries
-        while True:
-            with self._condition:
-                while entries and entries[0][1].settled(entries[0][2]):
-                    entries.popleft()
-                if not entries:
-                    self._condition.wait()
-                    continue
-                deadline, target, token = entries[0]
-                delay = deadline - time.monotonic()
-                if delay > 0:
-                    self._condition.wait(delay)
-                    continue
-                entries.popleft()
-            try:
-                target.overdue(token)
-            except BaseException:
-                continue
-
-
-_flusher = _Flusher()
 
 
 def reject_coroutine_function(fn: Callable[..., Any], what: str) -> None:
