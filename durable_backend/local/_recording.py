@@ -1,6 +1,7 @@
-"""Backend wrappers that record every data-plane call, so runs can be asserted on afterwards.
+"""A backend wrapper that records every data-plane call, so runs can be asserted on afterwards.
 
-The runner puts one in front of its ``LocalBackend``: tests then count checkpoint calls per
+The runner puts one in front of its ``LocalBackend`` (behind ``InlineAsyncBackend`` for async
+handlers): tests then count checkpoint calls per
 invocation without the backend itself keeping a log it does not need.
 """
 
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 
 from attrs import frozen
 
-from durable_backend._backend import DEFAULT_MAX_ITEMS, AsyncDurableBackend, DurableBackend
+from durable_backend._backend import DEFAULT_MAX_ITEMS, DurableBackend
 from durable_backend._models import (
     CheckpointDurableExecutionOutput,
     GetDurableExecutionStateOutput,
@@ -104,43 +105,4 @@ class RecordingBackend:
         return self.inner.get_execution_state(arn, checkpoint_token, next_marker, max_items)
 
 
-class AsyncRecordingBackend:
-    """The ``AsyncDurableBackend`` twin of ``RecordingBackend``."""
-
-    def __init__(self, inner: AsyncDurableBackend, log: CallLog) -> None:
-        self.inner = inner
-        self.log = log
-
-    async def checkpoint(
-        self,
-        arn: str,
-        checkpoint_token: str,
-        updates: Sequence[OperationUpdate],
-        client_token: str | None = None,
-    ) -> CheckpointDurableExecutionOutput:
-        self.log.checkpoint(arn, checkpoint_token, updates, client_token)
-        return await self.inner.checkpoint(arn, checkpoint_token, updates, client_token)
-
-    async def batch_checkpoint(
-        self,
-        arn: str,
-        checkpoint_token: str,
-        updates: Sequence[OperationUpdate],
-        client_token: str | None = None,
-    ) -> CheckpointDurableExecutionOutput:
-        self.log.checkpoint(arn, checkpoint_token, updates, client_token)
-        return await self.inner.batch_checkpoint(arn, checkpoint_token, updates, client_token)
-
-    async def get_execution_state(
-        self,
-        arn: str,
-        checkpoint_token: str,
-        next_marker: str,
-        max_items: int = DEFAULT_MAX_ITEMS,
-    ) -> GetDurableExecutionStateOutput:
-        self.log.state(arn, checkpoint_token, next_marker, max_items)
-        return await self.inner.get_execution_state(arn, checkpoint_token, next_marker, max_items)
-
-
 _sync_check: type[DurableBackend] = RecordingBackend
-_async_check: type[AsyncDurableBackend] = AsyncRecordingBackend

@@ -23,6 +23,7 @@ from typing import Any
 
 from attrs import frozen
 
+from durable_backend._backend import InlineAsyncBackend
 from durable_backend._handler import AsyncDurableHandler, DurableHandler, durable_execution
 from durable_backend._models import (
     ErrorObject,
@@ -35,7 +36,6 @@ from durable_backend._models import (
 from durable_backend.local._backend import ChainedInvokeRequest, LocalBackend
 from durable_backend.local._clock import ManualClock, system_clock
 from durable_backend.local._recording import (
-    AsyncRecordingBackend,
     Call,
     CallLog,
     CheckpointCall,
@@ -260,8 +260,8 @@ class LocalRunner:
     def _recording(self) -> RecordingBackend:
         return RecordingBackend(self.backend, self.log)
 
-    def _async_recording(self) -> AsyncRecordingBackend:
-        return AsyncRecordingBackend(self.backend.async_, self.log)
+    def _async_recording(self) -> InlineAsyncBackend:
+        return InlineAsyncBackend(self._recording())
 
     # ------------------------------------------------------------------ running
 
