@@ -1,8 +1,8 @@
 """A backend wrapper that records every data-plane call, so runs can be asserted on afterwards.
 
 The runner puts one in front of its ``LocalBackend`` (behind ``InlineAsyncBackend`` for async
-handlers): tests then count checkpoint calls per
-invocation without the backend itself keeping a log it does not need.
+handlers): tests then count checkpoint calls per invocation without the backend itself keeping
+a log it does not need.
 """
 
 from __future__ import annotations
