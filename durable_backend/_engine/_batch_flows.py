@@ -34,7 +34,7 @@ from durable_backend._models import (
     OperationType,
     StepOptions,
 )
-from durable_backend._serdes import JSON_SERDES, SerDes, deserialize
+from durable_backend._serdes import JSON_SERDES, SerDes
 
 Branch = tuple[str, Callable[..., Any]]
 
@@ -178,7 +178,6 @@ def wait_for_condition_flow(
     """Poll ``check(state, ctx)``; each poll that must continue is a RETRY carrying the state."""
     sub_type = OperationSubType.WAIT_FOR_CONDITION.value
     serdes = config.serdes or JSON_SERDES
-    context = scope.serdes_context(op_id)
     op = scope.execution.lookup(op_id, OperationType.STEP, sub_type, name)
     attempts = 0
     state_payload: str | None = None
@@ -186,7 +185,7 @@ def wait_for_condition_flow(
     if op is not None:
         details = op.step_details
         if op.status is OperationStatus.SUCCEEDED:
-            return deserialize(serdes, details.result if details else None, context)
+            return scope.decode(serdes, details.result if details else None, op_id)
         if op.status is OperationStatus.FAILED:
             raise WaitForConditionError.from_error_object(details.error if details else None)
         if op.status is OperationStatus.PENDING:
@@ -200,14 +199,14 @@ def wait_for_condition_flow(
 
     if state_payload is None:
         state_payload = scope.encode(serdes, config.initial_state, op_id, "wait_for_condition")
-    state = deserialize(serdes, state_payload, context)
+    state = scope.decode(serdes, state_payload, op_id)
     if not started:
         yield Commit((update(OperationAction.START),), durable=False)
     attempt = attempts + 1
     try:
         new_state = yield RunUserCode(check, (state, make_check_context(op_id, name, attempt)))
         payload = scope.encode(serdes, new_state, op_id, "wait_for_condition")
-        decision = config.wait_strategy(deserialize(serdes, payload, context), attempt)
+        decision = config.wait_strategy(scope.decode(serdes, payload, op_id), attempt)
     except Exception as error:
         yield Commit((update(OperationAction.FAIL, error=error_object(error)),))
         raise WaitForConditionError.from_error_object(error_object(error)) from error
@@ -224,4 +223,4 @@ def wait_for_condition_flow(
         )
         yield Suspend(f"wait_for_condition {name or op_id} polls again in {delay} s")
     yield Commit((update(OperationAction.SUCCEED, payload=payload),))
-    return deserialize(serdes, payload, context)
+    return scope.decode(serdes, payload, op_id)
