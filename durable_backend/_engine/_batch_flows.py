@@ -16,17 +16,16 @@ from durable_backend._batch import BatchItem, BatchItemStatus, BatchResult, Comp
 from durable_backend._config import CompletionConfig, WaitForConditionConfig
 from durable_backend._engine._effects import Commit, RunBranches, RunUserCode, Suspend
 from durable_backend._engine._flows import (
-    MAX_PAYLOAD_BYTES,
     Flow,
     Scope,
     child_error,
     child_flow,
+    context_success,
     error_object,
 )
 from durable_backend._engine._ids import IdSequence
 from durable_backend._errors import WaitForConditionError
 from durable_backend._models import (
-    ContextOptions,
     ErrorObject,
     OperationAction,
     OperationStatus,
@@ -139,28 +138,12 @@ def batch_flow(
     if run.reason is None:
         yield Suspend(f"{sub_type} {name or op_id} waits for {run.suspended} branch(es)")
     result = run.result()
-    payload = json.dumps(result.to_dict(), separators=(",", ":"))
-    options = None
     if op is not None and op.status.is_terminal:
         return result
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        payload = summary(result) if summary is not None else ""
-        options = ContextOptions(replay_children=True)
-    yield Commit(
-        (
-            scope.update(
-                op_id,
-                OperationType.CONTEXT,
-                OperationAction.SUCCEED,
-                sub_type,
-                name,
-                payload=payload,
-                context_options=options,
-            ),
-        ),
-        durable=False,
-    )
-    return result if options is not None else _batch_result(payload)
+    payload = json.dumps(result.to_dict(), separators=(",", ":"))
+    succeed = context_success(scope, op_id, sub_type, name, result, payload, summary)
+    yield Commit((succeed,), durable=False)
+    return result if succeed.context_options is not None else _batch_result(payload)
 
 
 def _batch_result(payload: str | None) -> BatchResult[Any]:

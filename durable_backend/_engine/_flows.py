@@ -421,27 +421,37 @@ def child_flow(
     if op is not None and op.status.is_terminal:
         return value
     payload = scope.encode(serdes, value, op_id, "context")
+    succeed = context_success(scope, op_id, sub_type, name, value, payload, summary)
+    yield Commit((succeed,), durable=False)
+    if succeed.context_options is not None:
+        return value
+    return scope.decode(serdes, payload, op_id)
+
+
+def context_success(
+    scope: Scope,
+    op_id: str,
+    sub_type: str,
+    name: str | None,
+    value: Any,
+    payload: str,
+    summary: Callable[[Any], str] | None,
+) -> OperationUpdate:
+    """A context's SUCCEED. A result over the payload limit is stored as its summary (or
+    nothing) and marked ``replay_children``: replay rebuilds it from the children instead."""
     options = None
     if len(payload) > MAX_PAYLOAD_BYTES:
         payload = summary(value) if summary is not None else ""
         options = ContextOptions(replay_children=True)
-    yield Commit(
-        (
-            scope.update(
-                op_id,
-                OperationType.CONTEXT,
-                OperationAction.SUCCEED,
-                sub_type,
-                name,
-                payload=payload,
-                context_options=options,
-            ),
-        ),
-        durable=False,
+    return scope.update(
+        op_id,
+        OperationType.CONTEXT,
+        OperationAction.SUCCEED,
+        sub_type,
+        name,
+        payload=payload,
+        context_options=options,
     )
-    if options is not None:
-        return value
-    return scope.decode(serdes, payload, op_id)
 
 
 def child_error(error: ErrorObject | None) -> ChildContextError:
