@@ -216,7 +216,8 @@ class _Shell:
         items = list(items)
         namer = config.item_namer
 
-        def branch(index: int, item: Any) -> tuple[str, Callable[[Any], Any]]:
+        def branch(index: int) -> tuple[str, Callable[[Any], Any]]:
+            item = items[index]
             label = namer(item, index) if namer is not None else f"map-item-{index}"
             return label, lambda ctx: func(ctx, item, index, items)
 
@@ -228,7 +229,7 @@ class _Shell:
             OperationSubType.MAP.value,
             OperationSubType.MAP_ITERATION.value,
             len(items),
-            lambda index: branch(index, items[index]),
+            branch,
             config.completion_config,
             config.max_concurrency,
             config.item_serdes or JSON_SERDES,
