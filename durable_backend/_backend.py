@@ -16,8 +16,9 @@ from durable_backend._models import (
     Operation,
     OperationUpdate,
 )
+from durable_backend._protocol import MAX_STATE_PAGE
 
-DEFAULT_MAX_ITEMS = 1000
+DEFAULT_MAX_ITEMS = MAX_STATE_PAGE
 
 
 class DurableBackend(Protocol):

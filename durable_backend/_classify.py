@@ -35,8 +35,7 @@ from durable_backend._errors import (
     StaleCheckpointTokenError,
     ThrottledError,
 )
-
-STALE_TOKEN_PREFIX = "Invalid checkpoint token"
+from durable_backend._protocol import INVALID_PARAMETER, RESOURCE_NOT_FOUND, STALE_TOKEN_PREFIX
 
 _KMS_CODES = frozenset(
     {
@@ -89,11 +88,11 @@ def _classify_client_error(exc: ClientError, call: str) -> DurableError:
         return ThrottledError(message, retry_after_seconds=_retry_after(response), **kwargs)
     if code == "ServiceException" or (code is None and status is not None and status >= 500):
         return ServiceUnavailableError(message, **kwargs)
-    if code in (None, "InvalidParameterValueException") and (status in (None, 400)):
+    if code in (None, INVALID_PARAMETER) and (status in (None, 400)):
         if message.startswith(STALE_TOKEN_PREFIX):
             return StaleCheckpointTokenError(message, **kwargs)
         return InvalidRequestError(message, **kwargs)
-    if code == "ResourceNotFoundException" or (code is None and status == 404):
+    if code == RESOURCE_NOT_FOUND or (code is None and status == 404):
         return NotFoundError(message, **kwargs)
     if code == "CallbackTimeoutException":
         return CallbackNotOpenError(message, **kwargs)

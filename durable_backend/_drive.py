@@ -25,7 +25,6 @@ from durable_backend._backend import (
     fetch_all_operations,
 )
 from durable_backend._engine import (
-    MAX_BATCH_UPDATES,
     Commit,
     Execution,
     Flow,
@@ -35,6 +34,7 @@ from durable_backend._engine import (
     Scope,
     SuspendExecution,
 )
+from durable_backend._protocol import MAX_BATCH_UPDATES
 from durable_backend._threads import (
     SLOW_BODY_SECONDS,
     BranchPool,

@@ -12,8 +12,8 @@ from datetime import timedelta
 from attrs import field, frozen
 
 from durable_backend._errors import ValidationError
+from durable_backend._protocol import MAX_DURATION_SECONDS
 
-MAX_DURATION_SECONDS = 31_622_400
 """366 days: the service's ceiling for waits, retry delays and execution lifetime."""
 
 

@@ -2,7 +2,6 @@
 
 from durable_backend._engine._batch_flows import BatchRun, batch_flow, wait_for_condition_flow
 from durable_backend._engine._checkpoints import (
-    MAX_BATCH_UPDATES,
     CheckpointQueue,
     InvocationRevoked,
     SuspendExecution,
@@ -33,7 +32,6 @@ from durable_backend._engine._ids import IdSequence, operation_id
 from durable_backend._engine._invocation import DecodedEvent, decode_event, invocation_flow
 
 __all__ = [
-    "MAX_BATCH_UPDATES",
     "BatchRun",
     "RunBranches",
     "batch_flow",

@@ -18,9 +18,8 @@ from durable_backend._models import (
     OperationType,
     OperationUpdate,
 )
+from durable_backend._protocol import MAX_BATCH_BYTES, MAX_BATCH_UPDATES
 
-MAX_BATCH_UPDATES = 250
-MAX_BATCH_BYTES = 750 * 1024
 _UPDATE_OVERHEAD_BYTES = 256
 _FINISHING = frozenset({OperationAction.SUCCEED, OperationAction.FAIL, OperationAction.RETRY})
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from durable_backend._engine._checkpoints import CheckpointQueue
 from durable_backend._errors import NonDeterministicExecutionError
 from durable_backend._models import Operation, OperationStatus, OperationType
+from durable_backend._protocol import execution_id
 
 
 class Execution:
@@ -35,8 +36,7 @@ class Execution:
 
     @property
     def input_payload(self) -> str | None:
-        execution_id = self.arn.rsplit("/", 1)[-1]
-        op = self.operations.get(execution_id)
+        op = self.operations.get(execution_id(self.arn))
         if op is None or op.type is not OperationType.EXECUTION:
             op = next(
                 (o for o in self.operations.values() if o.type is OperationType.EXECUTION), None

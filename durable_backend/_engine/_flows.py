@@ -41,6 +41,7 @@ from durable_backend._models import (
     StepOptions,
     WaitOptions,
 )
+from durable_backend._protocol import MAX_ERROR_BYTES, MAX_PAYLOAD_BYTES
 from durable_backend._retry import RetryPresets
 from durable_backend._serdes import (
     JSON_SERDES,
@@ -54,8 +55,6 @@ from durable_backend._serdes import (
 
 Flow = Generator[Effect, Any, Any]
 
-MAX_PAYLOAD_BYTES = 256 * 1024
-MAX_ERROR_BYTES = 32 * 1024
 _STACK_LINES = 40
 
 _DEFAULT_RETRY = RetryPresets.default()

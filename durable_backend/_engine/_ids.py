@@ -1,17 +1,10 @@
-"""Deterministic operation ids, identical to the official Python SDK's.
-
-Matching its scheme keeps histories comparable across SDKs and lets AWS's tools read ours.
-"""
+"""The ids of one context, handed out in call order (the scheme is ``operation_id``'s)."""
 
 from __future__ import annotations
 
-from hashlib import blake2b
+from durable_backend._protocol import operation_id
 
-
-def operation_id(parent_id: str | None, position: int) -> str:
-    """The id of the ``position``-th durable call (from 1) inside ``parent_id``'s context."""
-    key = f"{parent_id}-{position}" if parent_id else str(position)
-    return blake2b(key.encode()).hexdigest()[:64]
+__all__ = ["IdSequence", "operation_id"]
 
 
 class IdSequence:

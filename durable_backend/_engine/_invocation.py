@@ -30,9 +30,8 @@ from durable_backend._models import (
     OperationType,
     OperationUpdate,
 )
+from durable_backend._protocol import MAX_RESPONSE_BYTES, execution_id
 from durable_backend._serdes import SerDes, SerDesContext, deserialize, serialize
-
-MAX_RESPONSE_BYTES = 6 * 1024 * 1024 - 50
 
 _initial_state = event_converter.get_structure_hook(InitialExecutionState)
 
@@ -102,10 +101,10 @@ def invocation_flow(
     now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
 ) -> Generator[Effect, Any, dict[str, Any]]:
     """Run ``handler(input, root_context)`` and turn its outcome into the handler output."""
-    execution_id = execution.arn.rsplit("/", 1)[-1]
+    own_id = execution_id(execution.arn)
     try:
         user_input = deserialize(
-            input_serdes, execution.input_payload or None, _context(execution, execution_id)
+            input_serdes, execution.input_payload or None, _context(execution, own_id)
         )
     except SerDesError as error:
         return _finished("FAILED", error=error_object(error))
@@ -124,7 +123,7 @@ def invocation_flow(
             return _backend_failed(late_failure)
         return _finished("FAILED", error=error_object(late_failure))
     try:
-        payload = serialize(result_serdes, value, _context(execution, execution_id))
+        payload = serialize(result_serdes, value, _context(execution, own_id))
     except SerDesError as error:
         return _finished("FAILED", error=error_object(error))
     updates: tuple[OperationUpdate, ...] = ()

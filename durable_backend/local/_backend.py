@@ -46,6 +46,16 @@ from durable_backend._models import (
     OperationType,
     OperationUpdate,
 )
+from durable_backend._protocol import (
+    ALREADY_STARTED,
+    MAX_DURATION_SECONDS,
+    MAX_EXECUTION_RESULT_BYTES,
+    MAX_ID_LENGTH,
+    MAX_PAYLOAD_BYTES,
+    MAX_STATE_PAGE,
+    RESOURCE_NOT_FOUND,
+    execution_id,
+)
 from durable_backend.local import _rules as rules
 from durable_backend.local._clock import Clock, system_clock
 
@@ -252,7 +262,7 @@ class LocalBackend:
         ).fetchone()
         if row is None:
             raise NotFoundError(
-                f"no durable execution {arn!r}", call=call, code=rules.RESOURCE_NOT_FOUND,
+                f"no durable execution {arn!r}", call=call, code=RESOURCE_NOT_FOUND,
                 http_status=404,
             )
         return row
@@ -322,7 +332,7 @@ class LocalBackend:
     def _finish(
         self, db: sqlite3.Connection, arn: str, end: rules.ExecutionEnd, now: datetime
     ) -> None:
-        exec_op = self._load_ops(db, arn, [rules.execution_id(arn)])[rules.execution_id(arn)]
+        exec_op = self._load_ops(db, arn, [execution_id(arn)])[execution_id(arn)]
         op, event = rules.finish_execution(exec_op, end, now)
         self._store_op(db, arn, op)
         self._append_events(db, arn, [event])
@@ -514,15 +524,15 @@ class LocalBackend:
         call = "Invoke"
         now = self._now()
         timeout = timeout_seconds or self.execution_timeout_seconds
-        if not 1 <= timeout <= rules.MAX_DURATION_SECONDS:
+        if not 1 <= timeout <= MAX_DURATION_SECONDS:
             raise rules.invalid(
-                f"ExecutionTimeout must be 1-{rules.MAX_DURATION_SECONDS} seconds, got {timeout}",
+                f"ExecutionTimeout must be 1-{MAX_DURATION_SECONDS} seconds, got {timeout}",
                 call,
             )
         with self._transaction() as db:
             (count,) = db.execute("SELECT count(*) FROM executions").fetchone()
             name = name or f"execution-{count + 1}"
-            if len(name) > rules.MAX_ID_LENGTH or not name or not all(
+            if len(name) > MAX_ID_LENGTH or not name or not all(
                 c.isascii() and (c.isalnum() or c in "-_") for c in name
             ):
                 raise rules.invalid(
@@ -537,7 +547,7 @@ class LocalBackend:
                     raise DurableExecutionAlreadyStartedError(
                         f"execution {name!r} of {function_name!r} already exists with a"
                         " different input",
-                        call=call, code=rules.ALREADY_STARTED, http_status=409,
+                        call=call, code=ALREADY_STARTED, http_status=409,
                     )
                 existing_arn: str = row[0]
                 return existing_arn
@@ -617,13 +627,13 @@ class LocalBackend:
             if function_error is not None:
                 details["Error"] = rules.wrap_error(function_error)
             self._append_events(db, arn, [rules.HistoryEvent(
-                "InvocationCompleted", now, rules.execution_id(arn), details=details)])
+                "InvocationCompleted", now, execution_id(arn), details=details)])
             if output is None or execution["status"] != ExecutionStatus.RUNNING.value:
                 return
             result = from_wire(output, DurableInvocationOutput, event_converter)
             if result.status == "SUCCEEDED":
                 rules.check_payload_size(
-                    result.result, rules.MAX_EXECUTION_RESULT_BYTES, "the execution result",
+                    result.result, MAX_EXECUTION_RESULT_BYTES, "the execution result",
                     "Invoke",
                 )
                 end = rules.ExecutionEnd(ExecutionStatus.SUCCEEDED, result=result.result)
@@ -706,8 +716,8 @@ class LocalBackend:
     ) -> dict[str, Any]:
         """``ListDurableExecutionsByFunction``: newest first, paged by ``NextMarker``."""
         call = "ListDurableExecutionsByFunction"
-        if not 1 <= max_items <= rules.MAX_STATE_PAGE:
-            raise rules.invalid(f"MaxItems must be 1-{rules.MAX_STATE_PAGE}, got {max_items}", call)
+        if not 1 <= max_items <= MAX_STATE_PAGE:
+            raise rules.invalid(f"MaxItems must be 1-{MAX_STATE_PAGE}, got {max_items}", call)
         offset = rules.parse_marker(marker, call)
         with self._transaction() as db:
             rows = db.execute(
@@ -731,8 +741,8 @@ class LocalBackend:
     ) -> dict[str, Any]:
         """``GetDurableExecutionHistory``: ``{Events, NextMarker}`` (boto3 flavour)."""
         call = "GetDurableExecutionHistory"
-        if not 1 <= max_items <= rules.MAX_STATE_PAGE:
-            raise rules.invalid(f"MaxItems must be 1-{rules.MAX_STATE_PAGE}, got {max_items}", call)
+        if not 1 <= max_items <= MAX_STATE_PAGE:
+            raise rules.invalid(f"MaxItems must be 1-{MAX_STATE_PAGE}, got {max_items}", call)
         offset = rules.parse_marker(marker, call)
         now = self._now()
         with self._transaction() as db:
@@ -755,7 +765,7 @@ class LocalBackend:
         events: list[dict[str, Any]] = []
         marker = ""
         while True:
-            page = self.get_history(arn, marker=marker, max_items=rules.MAX_STATE_PAGE)
+            page = self.get_history(arn, marker=marker, max_items=MAX_STATE_PAGE)
             events.extend(page["Events"])
             marker = page["NextMarker"]
             if not marker:
@@ -835,7 +845,7 @@ class LocalBackend:
         op = self._load_ops(db, arn, [op_id]).get(op_id) if row else None
         if op is None or op.type is not OperationType.CALLBACK:
             raise NotFoundError(
-                f"no callback {callback_id!r}", call=call, code=rules.RESOURCE_NOT_FOUND,
+                f"no callback {callback_id!r}", call=call, code=RESOURCE_NOT_FOUND,
                 http_status=404,
             )
         execution = self._execution(db, arn, call)
@@ -885,9 +895,9 @@ class LocalBackend:
             if op is None or op.type is not OperationType.CHAINED_INVOKE:
                 raise NotFoundError(
                     f"{op_id!r} is not a chained invoke of {arn!r}", call=call,
-                    code=rules.RESOURCE_NOT_FOUND, http_status=404,
+                    code=RESOURCE_NOT_FOUND, http_status=404,
                 )
-            rules.check_payload_size(result, rules.MAX_PAYLOAD_BYTES, "the chained result", call)
+            rules.check_payload_size(result, MAX_PAYLOAD_BYTES, "the chained result", call)
             rules.check_error_size(error, "the chained error", call)
             new, event = rules.complete_chained_invoke(op, final, now, result=result, error=error)
             self._store_op(db, arn, new, service_change=True)

@@ -40,23 +40,23 @@ from durable_backend._models import (
     StepDetails,
     WaitDetails,
 )
-
-INVALID_PARAMETER = "InvalidParameterValueException"
-CALLBACK_TIMEOUT = "CallbackTimeoutException"
-RESOURCE_NOT_FOUND = "ResourceNotFoundException"
-ALREADY_STARTED = "DurableExecutionAlreadyStartedException"
-
-MAX_DURATION_SECONDS = 31_622_400
-MAX_PAYLOAD_BYTES = 256 * 1024
-MAX_EXECUTION_RESULT_BYTES = 6_291_456
-MAX_CALLBACK_RESULT_BYTES = 1024 * 1024
-MAX_ERROR_BYTES = 32 * 1024
-MAX_ID_LENGTH = 64
-MAX_NAME_LENGTH = 256
-MAX_SUB_TYPE_LENGTH = 32
-MAX_CLIENT_TOKEN_LENGTH = 64
-MAX_STATE_PAGE = 1000
-CLIENT_TOKEN_TTL = timedelta(minutes=15)
+from durable_backend._protocol import (
+    CALLBACK_TIMEOUT,
+    CLIENT_TOKEN_TTL,
+    INVALID_PARAMETER,
+    MAX_CALLBACK_RESULT_BYTES,
+    MAX_CLIENT_TOKEN_LENGTH,
+    MAX_DURATION_SECONDS,
+    MAX_ERROR_BYTES,
+    MAX_EXECUTION_RESULT_BYTES,
+    MAX_ID_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_PAYLOAD_BYTES,
+    MAX_STATE_PAGE,
+    MAX_SUB_TYPE_LENGTH,
+    STALE_TOKEN_PREFIX,
+    execution_id,
+)
 
 _ID_PATTERN = re.compile(r"[a-zA-Z0-9_-]+")
 _NAME_PATTERN = re.compile(r"[\x20-\x7E]+")
@@ -98,7 +98,7 @@ def invalid(message: str, call: str = "CheckpointDurableExecution") -> InvalidRe
 
 def stale_token(reason: str, call: str = "CheckpointDurableExecution") -> StaleCheckpointTokenError:
     return StaleCheckpointTokenError(
-        f"Invalid checkpoint token: {reason}", call=call, code=INVALID_PARAMETER, http_status=400
+        f"{STALE_TOKEN_PREFIX}: {reason}", call=call, code=INVALID_PARAMETER, http_status=400
     )
 
 
@@ -190,11 +190,6 @@ class ExecutionEnd:
     status: ExecutionStatus
     result: str | None = None
     error: ErrorObject | None = None
-
-
-def execution_id(arn: str) -> str:
-    """The EXECUTION operation's ``Id``: the last ``/`` segment of the ARN (protocol.md §1)."""
-    return arn.rsplit("/", 1)[-1]
 
 
 def start_execution(

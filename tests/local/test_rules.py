@@ -27,6 +27,12 @@ from durable_backend._models import (
     StepOptions,
     WaitOptions,
 )
+from durable_backend._protocol import (
+    MAX_DURATION_SECONDS,
+    MAX_ERROR_BYTES,
+    MAX_EXECUTION_RESULT_BYTES,
+    MAX_PAYLOAD_BYTES,
+)
 from durable_backend.local import _rules as rules
 
 A = OperationAction
@@ -145,10 +151,10 @@ def test_step_retry_rules() -> None:
     rejected("RETRY needs StepOptions", [upd("s", T.STEP, A.RETRY)])
     both = upd("s", T.STEP, A.RETRY, payload="1", error=ErrorObject(), step_options=StepOptions(1))
     rejected("either a Payload or an Error", [both])
-    for bad in (0, rules.MAX_DURATION_SECONDS + 1, None):
+    for bad in (0, MAX_DURATION_SECONDS + 1, None):
         rejected("NextAttemptDelaySeconds must be 1-31622400",
                  [upd("s", T.STEP, A.RETRY, step_options=StepOptions(bad))])
-    apply([upd("s", T.STEP, A.RETRY, step_options=StepOptions(rules.MAX_DURATION_SECONDS))])
+    apply([upd("s", T.STEP, A.RETRY, step_options=StepOptions(MAX_DURATION_SECONDS))])
 
 
 # ----------------------------------------------------------------------------- CONTEXT
@@ -200,7 +206,7 @@ def test_wait_start_and_cancel() -> None:
 
 
 def test_wait_rules() -> None:
-    for seconds in (None, 0, rules.MAX_DURATION_SECONDS + 1):
+    for seconds in (None, 0, MAX_DURATION_SECONDS + 1):
         options = None if seconds is None else WaitOptions(seconds)
         rejected("WaitSeconds must be 1-31622400",
                  [upd("w", T.WAIT, A.START, wait_options=options)])
@@ -371,7 +377,7 @@ def test_field_limits_at_the_boundary_pass() -> None:
 
 
 def test_payload_and_error_limits() -> None:
-    at_limit = "x" * rules.MAX_PAYLOAD_BYTES
+    at_limit = "x" * MAX_PAYLOAD_BYTES
     apply([upd("s", T.STEP, A.SUCCEED, payload=at_limit)])
     rejected("Payload is 262145 bytes; the limit is 262144",
              [upd("s", T.STEP, A.SUCCEED, payload=at_limit + "x")])
@@ -379,9 +385,9 @@ def test_payload_and_error_limits() -> None:
     rejected("Payload is", [upd("c", T.CONTEXT, A.SUCCEED, payload=at_limit + "x")])
     apply([upd("e", T.EXECUTION, A.SUCCEED, payload=at_limit * 20)])
     rejected("the limit is 6291456", [
-        upd("e", T.EXECUTION, A.SUCCEED, payload="x" * (rules.MAX_EXECUTION_RESULT_BYTES + 1))])
+        upd("e", T.EXECUTION, A.SUCCEED, payload="x" * (MAX_EXECUTION_RESULT_BYTES + 1))])
     rejected("Error serializes to", [
-        upd("s", T.STEP, A.FAIL, error=ErrorObject(error_message="x" * rules.MAX_ERROR_BYTES))])
+        upd("s", T.STEP, A.FAIL, error=ErrorObject(error_message="x" * MAX_ERROR_BYTES))])
     apply([upd("s", T.STEP, A.FAIL, error=ErrorObject(error_message="x" * 32_000))])
 
 

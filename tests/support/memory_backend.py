@@ -25,6 +25,7 @@ from durable_backend._backend import (
 )
 from durable_backend._codec import event_converter, from_wire, to_wire
 from durable_backend._errors import DurableError, NotFoundError
+from durable_backend._protocol import RESOURCE_NOT_FOUND, execution_id
 from durable_backend.local import _rules as rules
 
 DEFAULT_START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -212,7 +213,7 @@ class MemoryBackend:
         }
         if function_error is not None:
             details["Error"] = rules.wrap_error(function_error)
-        exec_op = execution.ops[rules.execution_id(arn)]
+        exec_op = execution.ops[execution_id(arn)]
         execution.events.append(
             rules.HistoryEvent("InvocationCompleted", self._now, exec_op.id, details=details)
         )
@@ -436,7 +437,7 @@ class MemoryBackend:
         execution = self._executions.get(arn)
         if execution is None:
             raise NotFoundError(
-                f"no durable execution {arn!r}", call=call, code=rules.RESOURCE_NOT_FOUND,
+                f"no durable execution {arn!r}", call=call, code=RESOURCE_NOT_FOUND,
                 http_status=404,
             )
         return execution
@@ -447,7 +448,7 @@ class MemoryBackend:
         op = execution.ops.get(op_id) if execution else None
         if execution is None or op is None:
             raise NotFoundError(
-                f"no callback {callback_id!r}", call=call, code=rules.RESOURCE_NOT_FOUND,
+                f"no callback {callback_id!r}", call=call, code=RESOURCE_NOT_FOUND,
                 http_status=404,
             )
         return execution, op
@@ -481,7 +482,7 @@ class MemoryBackend:
     def _finish(self, execution: _Execution, end: rules.ExecutionEnd) -> None:
         if execution.end is not None:
             raise ValueError(f"execution {execution.arn!r} already ended ({execution.end})")
-        exec_op = execution.ops[rules.execution_id(execution.arn)]
+        exec_op = execution.ops[execution_id(execution.arn)]
         op, event = rules.finish_execution(exec_op, end, self._now)
         self._store(execution, op)
         execution.events.append(event)

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from durable_backend._duration import MAX_DURATION_SECONDS, Duration, duration_seconds
+from durable_backend._duration import Duration, duration_seconds
 from durable_backend._errors import ValidationError
+from durable_backend._protocol import MAX_DURATION_SECONDS
 
 
 def test_constructors_match_official_units() -> None:
