@@ -28,7 +28,8 @@ from durable_backend._handler import AsyncDurableHandler, DurableHandler
 from durable_backend._models import ErrorObject, ExecutionStatus
 from durable_backend.local import _rules as rules
 from durable_backend.local._backend import LocalBackend
-from durable_backend.local._clock import ManualClock
+from durable_backend.local._clock import ManualClock, system_clock
+from durable_backend.local._errors import DatabaseUnavailableError
 from durable_backend.local._runner import HandlerLike, LocalRunner, RunResult
 
 PROG = "durable-backend"
@@ -91,12 +92,17 @@ def _module_handlers(spec: str) -> dict[str, HandlerLike]:
     }
 
 
-def _open_backend(path: str, *, clock: ManualClock | None = None) -> LocalBackend:
-    if path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    if clock is None:
-        return LocalBackend(path)
-    return LocalBackend(path, clock=clock)
+def _open_backend(
+    path: str, *, clock: ManualClock | None = None, read_only: bool = False
+) -> LocalBackend:
+    """The backend on ``path``; commands that only read open it read-only (a read-only file
+    or mount still lists). Storage faults raise typed ``LocalStoreError``s."""
+    if path != ":memory:" and not read_only:
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseUnavailableError(path, f"cannot create its directory ({exc})") from None
+    return LocalBackend(path, clock=clock or system_clock, read_only=read_only)
 
 
 def _require_db(path: str) -> None:
@@ -245,7 +251,7 @@ def _report(result: RunResult, args: argparse.Namespace, out: Console) -> int:
 
 def _list(args: argparse.Namespace, out: Console) -> int:
     _require_db(args.db)
-    with _open_backend(args.db) as backend:
+    with _open_backend(args.db, read_only=True) as backend:
         page = backend.list_executions(max_items=args.limit)
     table = Table(title=f"executions in {args.db}")
     for column in ("name", "status", "function", "started", "ended"):
@@ -264,7 +270,7 @@ def _list(args: argparse.Namespace, out: Console) -> int:
 
 def _history(args: argparse.Namespace, out: Console) -> int:
     _require_db(args.db)
-    with _open_backend(args.db) as backend:
+    with _open_backend(args.db, read_only=True) as backend:
         summary = backend.get_execution(args.arn)
         events = backend.history_events(args.arn)
     table = Table(title=f"{summary['DurableExecutionName']}: {summary['Status']}")
@@ -285,7 +291,7 @@ def _history(args: argparse.Namespace, out: Console) -> int:
 def _callback(args: argparse.Namespace, out: Console) -> int:
     _require_db(args.db)
     arn, _ = rules.parse_callback_id(args.callback_id, "SendDurableExecutionCallback")
-    with _open_backend(args.db) as reader:
+    with _open_backend(args.db, read_only=True) as reader:
         latest = max(
             (e["EventTimestamp"] for e in reader.history_events(arn)), default=datetime.now(UTC)
         )

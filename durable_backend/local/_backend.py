@@ -2,8 +2,8 @@
 
 Every rule comes from ``_rules`` (shared with the test fake); this module only stores. Each
 public call is one ``BEGIN IMMEDIATE`` transaction under one lock, so a crash never leaves half
-a batch and several driver threads can share one backend. Files use WAL with
-``synchronous=NORMAL``: a commit costs no fsync, and readers never block the writer.
+a batch and several driver threads can share one backend. Opening the file (schema version,
+WAL, read-only mode) and turning sqlite3 errors into typed ones is ``_sqlite``'s job.
 
 Service-side transitions (timers, retries, callback deadlines, the execution timeout) happen
 lazily, at the start of any call that looks at the execution, against the injected clock.
@@ -58,69 +58,13 @@ from durable_backend._protocol import (
 )
 from durable_backend.local import _rules as rules
 from durable_backend.local._clock import Clock, system_clock
+from durable_backend.local._sqlite import MEMORY, connect, translate
 
 DEFAULT_EXECUTION_TIMEOUT_SECONDS = 86_400
 ACCOUNT_ARN = "arn:aws:lambda:us-east-1:000000000000:function"
 _CHECKPOINT = "CheckpointDurableExecution"
 _STATE = "GetDurableExecutionState"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS executions (
-    arn TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    function_name TEXT NOT NULL,
-    input_payload TEXT,
-    status TEXT NOT NULL,
-    start_ms INTEGER NOT NULL,
-    end_ms INTEGER,
-    result TEXT,
-    error TEXT,
-    timeout_seconds INTEGER NOT NULL,
-    token_sequence INTEGER,
-    invocations INTEGER NOT NULL DEFAULT 0,
-    invocation_start_ms INTEGER,
-    next_seq INTEGER NOT NULL DEFAULT 0,
-    event_count INTEGER NOT NULL DEFAULT 0
-);
-CREATE UNIQUE INDEX IF NOT EXISTS executions_by_name ON executions (function_name, name);
-CREATE TABLE IF NOT EXISTS operations (
-    arn TEXT NOT NULL,
-    id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    data TEXT NOT NULL,
-    due_ms INTEGER,
-    timer TEXT,
-    in_delta INTEGER NOT NULL DEFAULT 0,
-    updated INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (arn, id)
-);
-CREATE INDEX IF NOT EXISTS operations_by_seq ON operations (arn, seq);
-CREATE INDEX IF NOT EXISTS operations_by_due ON operations (arn, due_ms)
-    WHERE due_ms IS NOT NULL;
-CREATE TABLE IF NOT EXISTS events (
-    arn TEXT NOT NULL,
-    event_id INTEGER NOT NULL,
-    data TEXT NOT NULL,
-    PRIMARY KEY (arn, event_id)
-);
-CREATE TABLE IF NOT EXISTS client_tokens (
-    arn TEXT NOT NULL,
-    client_token TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    expires_ms INTEGER NOT NULL,
-    response TEXT NOT NULL,
-    PRIMARY KEY (arn, client_token)
-);
-CREATE TABLE IF NOT EXISTS chained_invokes (
-    arn TEXT NOT NULL,
-    op_id TEXT NOT NULL,
-    function_name TEXT NOT NULL,
-    tenant_id TEXT,
-    input_payload TEXT,
-    target_arn TEXT NOT NULL,
-    PRIMARY KEY (arn, op_id)
-);
-"""
 
 
 class DurableExecutionAlreadyStartedError(DurableError):
@@ -214,18 +158,16 @@ class LocalBackend:
         *,
         clock: Clock = system_clock,
         execution_timeout_seconds: int = DEFAULT_EXECUTION_TIMEOUT_SECONDS,
+        read_only: bool = False,
     ) -> None:
         self._clock = clock
         self.execution_timeout_seconds = execution_timeout_seconds
+        self.path = os.fspath(path)
+        if read_only and self.path == MEMORY:
+            raise ValueError("a read-only backend needs a database file, not ':memory:'")
+        self.read_only = read_only
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(
-            os.fspath(path), isolation_level=None, check_same_thread=False, timeout=30
-        )
-        if os.fspath(path) != ":memory:":
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.row_factory = sqlite3.Row
-        self._conn.executescript(_SCHEMA)
+        self._conn = connect(self.path, read_only=read_only)
         self.async_ = AsyncLocalBackend(self)
 
     def close(self) -> None:
@@ -247,12 +189,14 @@ class LocalBackend:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+        """One transaction; a read-only backend reads, the others take the write lock first."""
+        with self._lock, translate(self.path):
+            self._conn.execute("BEGIN" if self.read_only else "BEGIN IMMEDIATE")
             try:
                 yield self._conn
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
 
@@ -349,7 +293,7 @@ class LocalBackend:
 
     def _advance(self, db: sqlite3.Connection, execution: sqlite3.Row, now: datetime) -> None:
         """Apply the service-side transitions due by ``now``."""
-        if execution["status"] != ExecutionStatus.RUNNING.value:
+        if self.read_only or execution["status"] != ExecutionStatus.RUNNING.value:
             return
         arn: str = execution["arn"]
         deadline = _from_ms(execution["start_ms"]) + timedelta(
