@@ -54,7 +54,9 @@ class DatabaseUnavailableError(LocalStoreError):
 
 
 class StorageFullError(LocalStoreError):
-    advice = "Free some space (or raise the file size limit), then resume: nothing committed was lost"
+    advice = (
+        "Free some space (or raise the file size limit), then resume: nothing committed was lost"
+    )
 
 
 class DatabaseBusyError(LocalStoreError):

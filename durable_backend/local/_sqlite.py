@@ -107,7 +107,9 @@ def store_error(path: str, error: sqlite3.Error) -> LocalStoreError:
     if code == sqlite3.SQLITE_FULL or getattr(error, "sqlite_errorname", "") in (
         "SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC", "SQLITE_IOERR_TRUNCATE",
     ):
-        return StorageFullError(path, f"cannot write: the disk is full or the file too large ({text})")
+        return StorageFullError(
+            path, f"cannot write: the disk is full or the file too large ({text})"
+        )
     if code == sqlite3.SQLITE_READONLY:
         return DatabaseReadOnlyError(path, f"the database is read-only ({text})")
     if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
