@@ -7,6 +7,10 @@ AWS's local emulator puts the error code in a body field ``Type`` and sends no
 ``x-amzn-ErrorType`` header, so botocore reports the bare HTTP status as the code (``"400"``).
 ``restore_error_code`` is an ``after-call`` hook that puts the body's ``Type`` back, so the
 emulator's errors are classified, and raised by botocore, exactly like the service's.
+
+``reject_unreadable_body`` is a ``before-parse`` hook for the data-plane calls: botocore reads a
+success whose body is cut off or garbled as an empty answer, which for a checkpoint means "token
+revoked". It raises a transient error instead, so the call is retried with the same ClientToken.
 """
 
 from __future__ import annotations
@@ -137,6 +141,36 @@ def restore_error_code(http_response: Any, parsed: dict[str, Any], **_: Any) -> 
     error_type = _as_mapping(body).get("Type")
     if isinstance(error_type, str) and error_type:
         fields["Code"] = error_type
+
+
+def reject_unreadable_body(
+    response_dict: Mapping[str, Any], operation_model: Any, **_: Any
+) -> None:
+    """botocore ``before-parse`` hook: a 2xx body that is not one whole JSON object was lost.
+
+    The service answers every data-plane call with a JSON object (``{}`` at least), so a body
+    that is empty, truncated or garbled is a response that did not arrive intact. Treating it
+    as a lost response (retryable) keeps a checkpoint that was applied from reading as revoked.
+    """
+    status = response_dict.get("status_code")
+    body = response_dict.get("body")
+    if not isinstance(status, int) or status >= 300 or not isinstance(body, bytes):
+        return
+    try:
+        parsed: object = json.loads(body)
+    except ValueError:
+        problem = "an empty body" if not body.strip() else f"{len(body)} bytes that are not JSON"
+    else:
+        if isinstance(parsed, dict):
+            return
+        problem = f"a JSON {type(parsed).__name__} instead of an object"
+    raise ServiceUnavailableError(
+        f"the HTTP {status} response was cut off or garbled ({problem}), so it is treated "
+        "as lost",
+        call=str(getattr(operation_model, "name", "")),
+        code="UnreadableResponse",
+        http_status=status,
+    )
 
 
 def _as_mapping(value: object) -> Mapping[str, Any]:

@@ -5,7 +5,9 @@ ours; tenacity retries throttling (honouring ``retryAfterSeconds``), 5xx, connec
 read timeouts with full-jitter exponential backoff, bounded in attempts and total time. Other
 4xx are never retried. One ``ClientToken`` is used for every attempt of one checkpoint, so a
 retry whose first attempt was applied but whose response was lost gets the same answer back
-instead of a stale-token error.
+instead of a stale-token error. The default client's timeouts are sized from the same policy,
+so a response that never arrives times out early enough for the retries to happen; a 2xx body
+that arrives cut off or garbled is treated as lost too, not read as an empty answer.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type
 from tenacity.stop import stop_after_attempt, stop_before_delay
 
 from durable_backend._backend import DEFAULT_MAX_ITEMS, AsyncDurableBackend, DurableBackend
-from durable_backend._classify import classify, restore_error_code
+from durable_backend._classify import classify, reject_unreadable_body, restore_error_code
 from durable_backend._codec import boto_converter, from_wire, to_wire
 from durable_backend._errors import ThrottledError, TransientError
 from durable_backend._models import (
@@ -68,6 +70,12 @@ class RetryPolicy:
                 f"exceed max_delay_seconds ({self.max_delay_seconds})"
             )
 
+    @property
+    def attempt_seconds(self) -> float:
+        """How long one attempt may take to connect and read: a share of the total budget, so a
+        response lost in flight still leaves time for up to two more attempts."""
+        return self.max_total_seconds / min(3, self.max_attempts)
+
     def wait_seconds(self, state: RetryCallState) -> float:
         """The pause before the next attempt (a tenacity ``wait`` callable)."""
         error = state.outcome.exception() if state.outcome is not None else None
@@ -86,16 +94,19 @@ class RetryPolicy:
         )
 
 
-def default_client() -> LambdaClient:
+def default_client(retry: RetryPolicy | None = None) -> LambdaClient:
     """boto3's ``lambda`` client with botocore's retries off (ours replace them).
 
+    Connect and read timeouts share ``retry.attempt_seconds`` (a quarter to connect), so a lost
+    response is retried with the same ClientToken instead of using up the whole budget.
     Region, credentials, profiles and ``AWS_ENDPOINT_URL_LAMBDA`` come from the environment.
     """
+    attempt = (retry if retry is not None else RetryPolicy()).attempt_seconds
     config = Config(
         # total_max_attempts counts the first attempt; botocore's max_attempts would not.
         retries={"mode": "standard", "total_max_attempts": 1},
-        connect_timeout=5,
-        read_timeout=30,
+        connect_timeout=attempt / 4,
+        read_timeout=attempt * 3 / 4,
     )
     return boto3.client("lambda", config=config)  # pyright: ignore[reportUnknownMemberType]
 
@@ -103,16 +114,24 @@ def default_client() -> LambdaClient:
 class SyncRealBackend:
     """``DurableBackend`` over boto3. Thread-safe: the boto3 client is.
 
-    A client passed in gets one ``after-call`` hook (``restore_error_code``) and should have
-    botocore's retries off, or its attempts multiply with ours.
+    A client passed in gets an ``after-call`` hook (``restore_error_code``) and ``before-parse``
+    hooks (``reject_unreadable_body``). It should have botocore's retries off, or its attempts
+    multiply with ours, and timeouts that fit the retry policy (see ``default_client``).
     """
 
     def __init__(self, client: LambdaClient | None = None, *, retry: RetryPolicy | None = None):
-        self.client = client if client is not None else default_client()
         self.retry = retry if retry is not None else RetryPolicy()
-        self.client.meta.events.register(
+        self.client = client if client is not None else default_client(self.retry)
+        events = self.client.meta.events
+        events.register(
             "after-call.lambda", restore_error_code, unique_id="durable_backend.restore_error_code"
         )
+        for call in (CHECKPOINT, GET_STATE):
+            events.register(
+                f"before-parse.lambda.{call}",
+                reject_unreadable_body,
+                unique_id=f"durable_backend.reject_unreadable_body.{call}",
+            )
 
     def checkpoint(
         self,

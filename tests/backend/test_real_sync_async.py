@@ -22,6 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 from botocore.stub import ANY, Stubber
 
+import durable_backend as db
 from durable_backend._errors import (
     DurableError,
     InvalidRequestError,
@@ -299,7 +300,11 @@ class _Raw:
         yield self.body
 
 
-Reply = Exception | tuple[int, dict[str, Any], dict[str, str]]
+Reply = (
+    Exception
+    | tuple[int, dict[str, Any] | bytes, dict[str, str]]
+    | Callable[..., AWSResponse]
+)
 
 
 class Wire:
@@ -319,8 +324,11 @@ class Wire:
         reply = self.replies.pop(0)
         if isinstance(reply, Exception):
             raise reply
+        if callable(reply):
+            return reply(request)
         status, payload, headers = reply
-        return AWSResponse(request.url, status, headers, _Raw(to_json(payload)))
+        body = payload if isinstance(payload, bytes) else to_json(payload)
+        return AWSResponse(request.url, status, headers, _Raw(body))
 
 
 LOST = [
@@ -343,6 +351,78 @@ async def test_lost_response_is_retried_with_the_same_client_token(
     assert len(wire.bodies) == 2
     assert wire.bodies[0]["ClientToken"] == wire.bodies[1]["ClientToken"]
     assert wire.bodies[0]["Updates"] == WIRE_UPDATES
+
+
+UNREADABLE = {
+    "truncated": to_json(OK_CHECKPOINT)[:57],
+    "garbled": b"\x1f\x8b\x08\x00\xde\xad\xbe\xef",
+    "html": b"<html><body>502 Bad Gateway</body></html>",
+    "empty": b"",
+    "not-an-object": b'["CheckpointToken"]',
+}
+
+
+@pytest.mark.parametrize("body", UNREADABLE.values(), ids=UNREADABLE.keys())
+async def test_unreadable_200_is_retried_with_the_same_client_token(
+    twin: Any, body: bytes
+) -> None:
+    """A cut-off or garbled success is a lost response, not a response without a token."""
+    client = make_client()
+    wire = Wire(client, (200, body, {}), (200, OK_CHECKPOINT, {}))
+    output = await twin(client).checkpoint()
+    assert output.checkpoint_token == "token-2"
+    assert len(wire.bodies) == 2
+    assert wire.bodies[0]["ClientToken"] == wire.bodies[1]["ClientToken"]
+
+
+async def test_handler_retries_a_checkpoint_whose_200_was_garbled(twin: Any) -> None:
+    """The step's checkpoint is applied but its answer arrives garbled: the handler must send
+    it again under the same ClientToken and succeed, not end PENDING as if revoked."""
+    client = make_client()
+    applied = {"CheckpointToken": "token-2", "NewExecutionState": {"Operations": []}}
+    wire = Wire(client, (200, UNREADABLE["garbled"], {}), (200, applied, {}))
+    event = {
+        "DurableExecutionArn": ARN,
+        "CheckpointToken": "token-1",
+        "InitialExecutionState": {
+            "Operations": [{"Id": "id-1", "Type": "EXECUTION", "Status": "STARTED",
+                            "StartTimestamp": 1, "ExecutionDetails": {"InputPayload": '"x"'}}],
+        },
+    }
+    backend = twin(client)
+    if backend.sync is not None:
+        handler = db.durable_execution(backend=backend.sync)(
+            lambda name, ctx: ctx.step(lambda _: name + "!")
+        )
+        output = handler(event, None)
+    else:
+
+        async def main(name: str, ctx: db.AsyncDurableContext) -> str:
+            return await ctx.step(lambda _: name + "!")
+
+        output = await db.durable_execution(backend=backend.async_)(main).run_async(event)
+    assert output == {"Status": "SUCCEEDED", "Result": '"x!"'}
+    assert len(wire.bodies) == 2 and wire.bodies[0] == wire.bodies[1]
+
+
+async def test_unreadable_200s_exhausted_raise_a_retryable_error(twin: Any) -> None:
+    client = make_client()
+    Wire(client, *[(200, UNREADABLE["truncated"], {}) for _ in range(FAST.max_attempts)])
+    with pytest.raises(ServiceUnavailableError) as caught:
+        await twin(client).checkpoint()
+    error = caught.value
+    assert (error.code, error.http_status, error.call) == (
+        "UnreadableResponse", 200, "CheckpointDurableExecution")
+    assert error.retry_invocation and "cut off or garbled" in str(error)
+
+
+async def test_unreadable_state_page_is_retried(twin: Any) -> None:
+    client = make_client()
+    page = {"Operations": [{"Id": "e", "Type": "EXECUTION", "Status": "STARTED",
+                            "StartTimestamp": STARTED}], "NextMarker": ""}
+    wire = Wire(client, (200, to_json(page)[:30], {}), (200, page, {}))
+    assert [op.id for op in (await twin(client).get_state()).operations] == ["e"]
+    assert len(wire.urls) == 2
 
 
 async def test_connection_errors_exhausted(twin: Any) -> None:
@@ -453,6 +533,48 @@ def test_default_client_has_botocore_retries_off(monkeypatch: pytest.MonkeyPatch
     assert backend.client.meta.config.retries["total_max_attempts"] == 1
     assert backend.client.meta.region_name == "eu-west-1"
     assert backend.client.meta.endpoint_url == "http://127.0.0.1:9"
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [RetryPolicy(), FAST, RetryPolicy(max_attempts=2, max_total_seconds=8),
+     RetryPolicy(max_attempts=1, max_total_seconds=20)],
+    ids=["default", "fast", "two-attempts", "one-attempt"],
+)
+def test_default_client_timeouts_fit_the_retry_budget(
+    monkeypatch: pytest.MonkeyPatch, policy: RetryPolicy
+) -> None:
+    """One attempt that never hears back must leave time for the retries the policy allows."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    config = SyncRealBackend(retry=policy).client.meta.config
+    attempt = config.connect_timeout + config.read_timeout
+    assert attempt * min(3, policy.max_attempts) <= policy.max_total_seconds + 1e-9
+    assert config.read_timeout >= policy.max_total_seconds / 6
+
+
+async def test_lost_response_on_the_default_client_is_retried_in_budget(
+    monkeypatch: pytest.MonkeyPatch, twin: Any
+) -> None:
+    """The service applies the checkpoint but its answer never comes: the first attempt times
+    out after the default client's read timeout, and the retry (same ClientToken) succeeds."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    policy = RetryPolicy(max_attempts=3, initial_delay_seconds=0.001, max_delay_seconds=0.002,
+                         max_total_seconds=1.2)
+    backend = twin(None, policy)
+    client = (backend.sync or backend.async_.sync).client
+    read_timeout = client.meta.config.read_timeout
+
+    def never_answered(request: AWSPreparedRequest, **_: Any) -> AWSResponse:
+        time.sleep(read_timeout)
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+    wire = Wire(client, never_answered, (200, OK_CHECKPOINT, {}))
+    assert (await backend.checkpoint()).checkpoint_token == "token-2"
+    assert len(wire.bodies) == 2
+    assert wire.bodies[0]["ClientToken"] == wire.bodies[1]["ClientToken"]
 
 
 @pytest.mark.parametrize(
