@@ -63,7 +63,7 @@ class Workload:
     """One scenario; ``op_count`` is the durable operations the handler performs or replays."""
 
     id: str
-    kind: str  # steps | replay | map | big-replay
+    kind: str  # steps | replay | map | big-replay | parallel | child | callback
     n: int
     repeats: int
     op_count: int
@@ -71,6 +71,7 @@ class Workload:
     concurrency: int | None = None
     peers: bool = True  # False: ours only (the fork's quadratic map would take minutes)
     warm: bool = False  # True: no full collection before each timed run, so caches stay warm
+    latency_s: float = 0.0  # the fake service's delay per checkpoint and get-state call
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -82,13 +83,14 @@ class Workload:
 
     @property
     def expected_result(self) -> int:
-        if self.kind == "map":
+        if self.kind in ("map", "parallel"):
             return self.n * (self.n - 1)
         return self.n * (self.n + 1) // 2
 
     @property
     def body_seconds(self) -> float:
-        return self.n * self.sleep_s
+        """Time the bodies take when they run one after another (sequential steps only)."""
+        return self.n * self.sleep_s if self.kind == "steps" else 0.0
 
 
 def workloads(quick: bool, repeats: int | None = None) -> list[Workload]:
@@ -124,7 +126,32 @@ def workloads(quick: bool, repeats: int | None = None) -> list[Workload]:
         Workload(f"sleep/{sleeps}x150ms", "steps", sleeps, r(3), sleeps, sleep_s=0.15),
         Workload(f"replay-big/{big}", "big-replay", big, r(3), big),
     ]
-    return suite
+    return suite + latency_workloads(quick, r)
+
+
+LATENCY_S = 0.020
+BLOCKING_BODY_S = 0.050
+
+
+def latency_workloads(quick: bool, r: Callable[[int], int]) -> list[Workload]:
+    """The same shapes as Lambda users meet them: every service call takes ``LATENCY_S``."""
+    steps, items, children = (5, 20, 10) if quick else (20, 1000, 100)
+    lat = LATENCY_S
+    tag = f"lat{round(lat * 1000)}"
+    blocked = f"{tag}/map-block{round(BLOCKING_BODY_S * 1000)}ms/{items}"
+    return [
+        Workload(f"{tag}/steps/{steps}", "steps", steps, r(3), steps, latency_s=lat),
+        Workload(f"{tag}/map/{items}", "map", items, r(3), 1 + 2 * items, latency_s=lat),
+        Workload(blocked, "map", items, r(3), 1 + 2 * items, BLOCKING_BODY_S, latency_s=lat),
+        Workload(
+            f"{blocked}/c16", "map", items, r(3), 1 + 2 * items, BLOCKING_BODY_S,
+            concurrency=16, latency_s=lat,
+        ),
+        Workload(f"{tag}/parallel/10", "parallel", 10, r(3), 1 + 2 * 10, latency_s=lat),
+        # one child context around a callback and its submitter step: two invocations
+        Workload(f"{tag}/wait_for_callback", "callback", 1, r(3), 3, latency_s=lat),
+        Workload(f"{tag}/child/{children}", "child", children, r(3), 1 + children, latency_s=lat),
+    ]
 
 
 # region histories and events
@@ -160,14 +187,16 @@ def history(workload: Workload) -> list[dict[str, Any]]:
     return ops
 
 
-def invocation_event(ops: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def invocation_event(
+    ops: Sequence[Mapping[str, Any]], token: str = "token-0", page_size: int = PAGE_SIZE
+) -> dict[str, Any]:
     """The Lambda event: first page inline, the rest behind ``NextMarker`` (an offset)."""
     return {
         "DurableExecutionArn": ARN,
-        "CheckpointToken": "token-0",
+        "CheckpointToken": token,
         "InitialExecutionState": {
-            "Operations": list(ops[:PAGE_SIZE]),
-            "NextMarker": str(PAGE_SIZE) if len(ops) > PAGE_SIZE else "",
+            "Operations": list(ops[:page_size]),
+            "NextMarker": str(page_size) if len(ops) > page_size else "",
         },
     }
 
@@ -219,7 +248,16 @@ class FakeStore:
     """Zero-latency service state shared by every SDK's adapter.
 
     ``transition(previous, update, now)`` (per SDK, in its own model types) returns the stored
-    operation after one update; ``key`` reads an operation's or update's id.
+    operation after one update; ``key`` reads an operation's or update's id; ``answer``
+    returns a started callback operation as the outside world's success, or None for any
+    other operation; ``decode`` builds the SDK's model from a boto3-flavour dict.
+
+    The seeded history stays in wire form until a get-state page carries it, and is decoded
+    then, inside the timed call, as each SDK's client decodes the service's JSON pages.
+
+    ``latency_s`` is the delay of one service call. The adapters wait it out before the
+    call does its work (``delay`` in a sync client, ``asyncio.sleep`` in an async one), as
+    a service that applies a checkpoint at the end of its round trip.
     """
 
     def __init__(
@@ -227,15 +265,27 @@ class FakeStore:
         transition: Callable[[Any, Any, datetime], Any],
         key: Callable[[Any], str],
         is_succeeded_step: Callable[[Any], bool],
+        answer: Callable[[Any, datetime], Any | None],
+        decode: Callable[[dict[str, Any]], Any],
     ) -> None:
         self._transition = transition
         self._key = key
         self._is_succeeded_step = is_succeeded_step
+        self._answer = answer
+        self._decode = decode
         self._lock = threading.Lock()
+        self.latency_s = 0.0
         self.reset([])
 
-    def reset(self, operations: Sequence[Any]) -> None:
-        self.operations: dict[str, Any] = {self._key(op): op for op in operations}
+    def delay(self) -> None:
+        """A sync client's round trip."""
+        if self.latency_s:
+            time.sleep(self.latency_s)
+
+    def reset(self, history: Sequence[Mapping[str, Any]]) -> None:
+        """Seed the store with event-flavour operation dicts."""
+        self.wire: dict[str, dict[str, Any]] = {op["Id"]: with_datetimes(op) for op in history}
+        self.operations: dict[str, Any] = {k: self._decode(op) for k, op in self.wire.items()}
         self.order: list[str] = list(self.operations)
         self.token_number = 0
         self.counters = Counters()
@@ -260,6 +310,7 @@ class FakeStore:
             for update in updates:
                 op_id = self._key(update)
                 previous = self.operations.get(op_id)
+                self.wire.pop(op_id, None)
                 if previous is None:
                     self.order.append(op_id)
                 operation = self._transition(previous, update, now)
@@ -277,10 +328,24 @@ class FakeStore:
             start = int(marker or 0)
             end = start + max_items
             ids = self.order[start:end]
-            return [self.operations[i] for i in ids], (str(end) if end < len(self.order) else "")
+            wire, decode = self.wire, self._decode
+            page = [decode(wire[i]) if i in wire else self.operations[i] for i in ids]
+            return page, (str(end) if end < len(self.order) else "")
 
     def succeeded_steps(self) -> int:
         return sum(1 for op in self.operations.values() if self._is_succeeded_step(op))
+
+    def answer_callbacks(self) -> int:
+        """Complete every started callback, as the outside world would; returns how many."""
+        with self._lock:
+            now = datetime.now(UTC)
+            answered = 0
+            for op_id, op in self.operations.items():
+                done = self._answer(op, now)
+                if done is not None:
+                    self.operations[op_id] = done
+                    answered += 1
+            return answered
 
 
 def status_for(action: str) -> str:
@@ -292,6 +357,13 @@ def status_for(action: str) -> str:
         "RETRY": "PENDING",
         "CANCEL": "CANCELLED",
     }[action]
+
+
+CALLBACK_RESULT = "1"  # what the outside world sends: the JSON text of the number 1
+
+
+def callback_id_for(operation_id: str) -> str:
+    return f"cb-{operation_id[:16]}"
 
 
 def body(i: int, sleep_s: float, counters_of: Callable[[], Counters]) -> Callable[[Any], int]:
@@ -336,13 +408,11 @@ class ThreadSampler:
 class Variant:
     """One SDK configuration (e.g. ``official``, ``ours-async``) wired to its fake store.
 
-    ``to_operations`` turns event-flavour operation dicts into the SDK's model objects for the
-    store; ``invoke`` is the timed part: the SDK's Lambda handler called with the event.
+    ``invoke`` is the timed part: the SDK's Lambda handler called with the event.
     """
 
     name: str
     store: FakeStore
-    to_operations: Callable[[list[dict[str, Any]]], list[Any]]
     invoke: Callable[[Workload, dict[str, Any]], Mapping[str, Any]]
     close: Callable[[], None] = lambda: None
 
@@ -353,8 +423,28 @@ class BenchmarkError(RuntimeError):
 
 def _prepare(variant: Variant, workload: Workload) -> dict[str, Any]:
     ops = history(workload)
-    variant.store.reset(variant.to_operations(ops))
+    variant.store.reset(ops)
+    variant.store.latency_s = workload.latency_s
     return invocation_event(ops)
+
+
+MAX_INVOCATIONS = 3
+
+
+def _invoke(variant: Variant, workload: Workload, event: dict[str, Any]) -> Mapping[str, Any]:
+    """Invoke until the execution ends, answering callbacks between invocations.
+
+    A resumed invocation carries only the EXECUTION operation inline; the SDK pages the rest
+    through get-state (each page one round trip), as a large history arrives from the service.
+    """
+    output = variant.invoke(workload, event)
+    for _ in range(MAX_INVOCATIONS - 1):
+        if output.get("Status") != "PENDING" or not variant.store.answer_callbacks():
+            break
+        resumed = invocation_event(history(workload), variant.store.token, page_size=1)
+        resumed["InitialExecutionState"]["NextMarker"] = "1"
+        output = variant.invoke(workload, resumed)
+    return output
 
 
 def _check(variant: Variant, workload: Workload, output: Mapping[str, Any]) -> None:
@@ -374,7 +464,7 @@ def run_once(variant: Variant, workload: Workload) -> float:
     if not workload.warm:
         gc.collect()
     start = time.perf_counter()
-    output = variant.invoke(workload, event)
+    output = _invoke(variant, workload, event)
     elapsed = time.perf_counter() - start
     _check(variant, workload, output)
     return elapsed
@@ -398,7 +488,7 @@ def child_measure(variant: Variant, workload: Workload) -> dict[str, float]:
     gc.collect()
     before = _status_mb("VmRSS")
     start = time.perf_counter()
-    output = variant.invoke(workload, event)
+    output = _invoke(variant, workload, event)
     elapsed = time.perf_counter() - start
     _check(variant, workload, output)
     peak = _status_mb("VmHWM")
@@ -426,7 +516,7 @@ def measure(
     """Instrumented run, then the timed repeats (in subprocesses for ``big-replay``)."""
     event = _prepare(variant, workload)
     with ThreadSampler() as sampler:
-        output = variant.invoke(workload, event)
+        output = _invoke(variant, workload, event)
     _check(variant, workload, output)
     counters = variant.store.counters
     row: dict[str, Any] = {
@@ -455,8 +545,11 @@ def measure(
     row.update(_summary(times))
     ops = workload.op_count
     overhead = row["median_s"] - workload.body_seconds
-    row["overhead_per_op_us"] = overhead / ops * 1e6 if ops else None
+    row["overhead_per_op_us"] = overhead / ops * 1e6 if ops and not workload.latency_s else None
     row["calls_per_op"] = counters.checkpoint_calls / ops if ops else None
+    row["latency_ms"] = workload.latency_s * 1e3
+    # wall time in service round trips: what latency makes of the SDK's call pattern
+    row["round_trips"] = row["median_s"] / workload.latency_s if workload.latency_s else None
     return row
 
 

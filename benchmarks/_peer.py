@@ -7,11 +7,12 @@ transition function, built over either SDK's models module, serves both.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from types import ModuleType
 from typing import Any
 
-from benchmarks._common import FakeStore, status_for
+from benchmarks._common import CALLBACK_RESULT, FakeStore, callback_id_for, status_for
 
 _TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "STOPPED"}
 
@@ -49,6 +50,10 @@ def peer_store(m: ModuleType) -> FakeStore:
             details["wait_details"] = m.WaitDetails(
                 scheduled_end_timestamp=now + timedelta(seconds=seconds)
             )
+        elif kind == "CALLBACK":
+            details["callback_details"] = m.CallbackDetails(
+                callback_id=callback_id_for(update.operation_id)
+            )
         elif kind == "EXECUTION" and previous is not None:
             details["execution_details"] = previous.execution_details
         return m.Operation(
@@ -66,4 +71,14 @@ def peer_store(m: ModuleType) -> FakeStore:
     def is_succeeded_step(op: Any) -> bool:
         return bool(op.operation_type.value == "STEP" and op.status.value == "SUCCEEDED")
 
-    return FakeStore(transition, lambda op: str(op.operation_id), is_succeeded_step)
+    def answer(op: Any, now: datetime) -> Any | None:
+        if op.operation_type.value != "CALLBACK" or op.status.value != "STARTED":
+            return None
+        callback_id = op.callback_details.callback_id
+        details = m.CallbackDetails(callback_id=callback_id, result=CALLBACK_RESULT)
+        return dataclasses.replace(
+            op, status=statuses["SUCCEEDED"], end_timestamp=now, callback_details=details
+        )
+
+    key = lambda op: str(op.operation_id)  # noqa: E731
+    return FakeStore(transition, key, is_succeeded_step, answer, m.Operation.from_dict)

@@ -80,7 +80,7 @@ def _add_marginal_cost(rows: list[dict[str, Any]]) -> None:
             base = empty["variants"].get(name) if empty else None
             if base is None or cell["kind"] not in ("steps", "replay", "map") or not cell["n"]:
                 continue
-            if row["workload"].startswith(("overhead/", "sleep/")):
+            if row["workload"].startswith(("overhead/", "sleep/")) or cell.get("latency_ms"):
                 continue
             cell["marginal_per_op_us"] = (cell["median_s"] - base["median_s"]) / cell["n"] * 1e6
 
@@ -111,6 +111,19 @@ def _per_op(cell: dict[str, Any] | None) -> str:
     return f"{cell['marginal_per_op_us']:.1f}"
 
 
+def _at_latency(row: dict[str, Any]) -> bool:
+    return any(cell.get("latency_ms") for cell in row["variants"].values())
+
+
+def _latency_cell(cell: dict[str, Any] | None) -> str:
+    if cell is None:
+        return "-"
+    return (
+        f"{cell['median_s'] * 1e3:.0f} ms · {cell['checkpoint_calls']} calls · "
+        f"{cell['peak_threads']} thr"
+    )
+
+
 def _header(report: dict[str, Any]) -> list[str]:
     machine = report.get("machine") or {}
     versions = ", ".join(
@@ -137,13 +150,33 @@ def markdown(report: dict[str, Any]) -> str:
         "| Workload | ours sync | ours async | official | fork | official / ours | fork / ours |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for row in report["rows"]:
+    zero = [row for row in report["rows"] if not _at_latency(row)]
+    for row in zero:
         v = row["variants"]
         lines.append(
             f"| {row['workload']} | "
             + " | ".join(_ms(v.get(name)) for name in VARIANTS)
             + f" | {_ratio(row['ratios']['official'])} | {_ratio(row['ratios']['fork'])} |"
         )
+    latency = [row for row in report["rows"] if _at_latency(row)]
+    if latency:
+        lines += [
+            "",
+            "With service latency: the same fake service waits before each checkpoint and",
+            "get-state call (the `latN/` prefix, in ms). Median wall time · checkpoint calls ·",
+            "peak live threads; the ratio is peer wall time / ours.",
+            "",
+            "| Workload | ours sync | ours async | official | fork | official / ours"
+            " | fork / ours |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for row in latency:
+            v = row["variants"]
+            lines.append(
+                f"| {row['workload']} | "
+                + " | ".join(_latency_cell(v.get(name)) for name in VARIANTS)
+                + f" | {_ratio(row['ratios']['official'])} | {_ratio(row['ratios']['fork'])} |"
+            )
     lines += [
         "",
         "Work done: checkpoint calls / updates sent / peak live threads.",
@@ -151,7 +184,7 @@ def markdown(report: dict[str, Any]) -> str:
         "| Workload | ours sync | ours async | official | fork |",
         "|---|---:|---:|---:|---:|",
     ]
-    for row in report["rows"]:
+    for row in zero:
         v = row["variants"]
         lines.append(
             f"| {row['workload']} | " + " | ".join(_work(v.get(n)) for n in VARIANTS) + " |"

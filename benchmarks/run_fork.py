@@ -14,7 +14,15 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from async_durable_execution import BatchResult, durable_execution, map, step
+from async_durable_execution import (
+    BatchResult,
+    durable_execution,
+    map,
+    parallel,
+    run_in_child_context,
+    step,
+    wait_for_callback,
+)
 from async_durable_execution.__about__ import __version__
 from async_durable_execution._core import models as fm
 
@@ -25,7 +33,6 @@ from benchmarks._common import (
     Workload,
     main,
     step_name,
-    with_datetimes,
 )
 from benchmarks._peer import peer_store
 
@@ -38,6 +45,10 @@ class FakeServiceClient:
     def __init__(self, store: FakeStore) -> None:
         self._store = store
 
+    async def _delay(self) -> None:
+        if self._store.latency_s:
+            await asyncio.sleep(self._store.latency_s)
+
     async def checkpoint(
         self,
         durable_execution_arn: str,
@@ -45,6 +56,7 @@ class FakeServiceClient:
         updates: list[fm.OperationUpdate],
         client_token: str | None,
     ) -> fm.CheckpointOutput:
+        await self._delay()
         token, operations = self._store.checkpoint(checkpoint_token, updates)
         return fm.CheckpointOutput(
             checkpoint_token=token,
@@ -58,6 +70,7 @@ class FakeServiceClient:
         next_marker: str,
         max_items: int = 1000,
     ) -> fm.StateOutput:
+        await self._delay()
         operations, marker = self._store.page(checkpoint_token, next_marker, max_items)
         return fm.StateOutput(operations=operations, next_marker=marker)
 
@@ -86,22 +99,57 @@ def fork_variant() -> Variant:
     @durable_execution(service_client=client)
     async def mapped(event: dict[str, Any]) -> int:
         async def item(value: int) -> int:
-            return await step(body(value * 2, 0), name="double")
+            return await step(body(value * 2, event["sleep"]), name="double")
 
         batch: BatchResult[int] = await map(
             item, list(range(event["n"])), max_concurrency=event["concurrency"]
         )
         return sum(batch.get_results())
 
+    @durable_execution(service_client=client)
+    async def parallel_branches(event: dict[str, Any]) -> int:
+        def branch(i: int) -> Callable[[], Awaitable[int]]:
+            async def run() -> int:
+                return await step(body(i * 2, 0), name="double")
+
+            return run
+
+        batch: BatchResult[int] = await parallel([branch(i) for i in range(event["n"])])
+        return sum(batch.get_results())
+
+    @durable_execution(service_client=client)
+    async def child(event: dict[str, Any]) -> int:
+        async def steps() -> int:
+            total = 0
+            for i in range(1, event["n"] + 1):
+                total += await step(body(i, 0), name=step_name(i))
+            return total
+
+        result: int = await run_in_child_context(steps, name="child")
+        return result
+
+    @durable_execution(service_client=client)
+    async def callback(event: dict[str, Any]) -> int:
+        async def submit() -> None:
+            store.counters.body_threads.add(threading.get_ident())
+
+        return int(await wait_for_callback(submit, name="approval"))
+
+    handlers = {
+        "map": mapped,
+        "parallel": parallel_branches,
+        "child": child,
+        "callback": callback,
+    }
+
     def invoke(workload: Workload, event: dict[str, Any]) -> Mapping[str, Any]:
-        handler = mapped if workload.kind == "map" else sequential
+        handler = handlers.get(workload.kind, sequential)
         output: Mapping[str, Any] = handler(event, lambda_context)
         return output
 
     return Variant(
         name="fork",
         store=store,
-        to_operations=lambda ops: [fm.Operation.from_dict(with_datetimes(op)) for op in ops],
         invoke=invoke,
     )
 

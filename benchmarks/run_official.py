@@ -9,7 +9,8 @@ as the wrapper does for a dict event, so the work matches a real invocation's.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from aws_durable_execution_sdk_python import (
@@ -26,6 +27,7 @@ from aws_durable_execution_sdk_python.execution import (
 )
 
 from benchmarks._common import (
+    Counters,
     FakeLambdaContext,
     FakeStore,
     Variant,
@@ -52,6 +54,7 @@ class FakeServiceClient:
         updates: list[ls.OperationUpdate],
         client_token: str | None,
     ) -> ls.CheckpointOutput:
+        self._store.delay()
         token, operations = self._store.checkpoint(checkpoint_token, updates)
         return ls.CheckpointOutput(
             checkpoint_token=token,
@@ -65,6 +68,7 @@ class FakeServiceClient:
         next_marker: str,
         max_items: int = 1000,
     ) -> ls.StateOutput:
+        self._store.delay()
         operations, marker = self._store.page(checkpoint_token, next_marker, max_items)
         return ls.StateOutput(operations=operations, next_marker=marker)
 
@@ -74,35 +78,63 @@ def official_variant() -> Variant:
     client = FakeServiceClient(store)
     lambda_context = FakeLambdaContext()
 
+    def counters() -> Counters:
+        return store.counters
+
     @durable_execution
     def sequential(event: dict[str, Any], context: DurableContext) -> int:
         total = 0
         for i in range(1, event["n"] + 1):
-            step_body = body(i, event["sleep"], lambda: store.counters)
-            total += context.step(step_body, name=step_name(i))
+            total += context.step(body(i, event["sleep"], counters), name=step_name(i))
         return total
 
     @durable_execution
     def mapped(event: dict[str, Any], context: DurableContext) -> int:
         def item(ctx: DurableContext, value: int, index: int, items: Sequence[int]) -> int:
-            return ctx.step(body(value * 2, 0, lambda: store.counters), name="double")
+            return ctx.step(body(value * 2, event["sleep"], counters), name="double")
 
         config = MapConfig(max_concurrency=event["concurrency"])
         batch: BatchResult[int] = context.map(list(range(event["n"])), item, config=config)
         return sum(batch.get_results())
 
+    @durable_execution
+    def parallel(event: dict[str, Any], context: DurableContext) -> int:
+        def branch(i: int) -> Callable[[DurableContext], int]:
+            return lambda child: child.step(body(i * 2, 0, counters), name="double")
+
+        batch: BatchResult[int] = context.parallel([branch(i) for i in range(event["n"])])
+        return sum(batch.get_results())
+
+    @durable_execution
+    def child(event: dict[str, Any], context: DurableContext) -> int:
+        def steps(child: DurableContext) -> int:
+            return sum(
+                child.step(body(i, 0, counters), name=step_name(i))
+                for i in range(1, event["n"] + 1)
+            )
+
+        return context.run_in_child_context(steps, name="child")
+
+    @durable_execution
+    def callback(event: dict[str, Any], context: DurableContext) -> int:
+        def submit(callback_id: str, _: Any) -> None:
+            counters().body_threads.add(threading.get_ident())
+
+        return int(context.wait_for_callback(submit, name="approval"))
+
+    handlers = {"map": mapped, "parallel": parallel, "child": child, "callback": callback}
+
     def invoke(workload: Workload, event: dict[str, Any]) -> Mapping[str, Any]:
         decoded = DurableExecutionInvocationInput.from_json_dict(event)
         with_client = DurableExecutionInvocationInputWithClient
         injected = with_client.from_durable_execution_invocation_input(decoded, client)
-        handler = mapped if workload.kind == "map" else sequential
+        handler = handlers.get(workload.kind, sequential)
         output: Mapping[str, Any] = handler(injected, lambda_context)
         return output
 
     return Variant(
         name="official",
         store=store,
-        to_operations=lambda ops: [ls.Operation.from_json_dict(op) for op in ops],
         invoke=invoke,
     )
 

@@ -16,13 +16,18 @@ from datetime import datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+import attrs
+
 import durable_backend as db
 from benchmarks._common import (
+    CALLBACK_RESULT,
+    Counters,
     FakeLambdaContext,
     FakeStore,
     Variant,
     Workload,
     body,
+    callback_id_for,
     main,
     status_for,
     step_name,
@@ -31,10 +36,10 @@ from durable_backend._backend import (
     DEFAULT_MAX_ITEMS,
     AsyncDurableBackend,
     DurableBackend,
-    InlineAsyncBackend,
 )
-from durable_backend._codec import event_converter, from_wire
+from durable_backend._codec import boto_converter, from_wire
 from durable_backend._models import (
+    CallbackDetails,
     CheckpointDurableExecutionOutput,
     CheckpointUpdatedExecutionState,
     ContextDetails,
@@ -53,7 +58,7 @@ MODULE = "benchmarks.run_ours"
 def _transition(previous: Operation | None, update: OperationUpdate, now: datetime) -> Operation:
     action = update.action.value
     status = OperationStatus(status_for(action))
-    step_details = context_details = wait_details = None
+    step_details = context_details = wait_details = callback_details = None
     if update.type is OperationType.STEP:
         attempt = (previous.step_details.attempt or 0) if previous and previous.step_details else 0
         if action in ("SUCCEED", "FAIL", "RETRY"):
@@ -76,6 +81,8 @@ def _transition(previous: Operation | None, update: OperationUpdate, now: dateti
     elif update.type is OperationType.WAIT:
         seconds = update.wait_options.wait_seconds if update.wait_options else None
         wait_details = WaitDetails(scheduled_end_timestamp=now + timedelta(seconds=seconds or 0))
+    elif update.type is OperationType.CALLBACK:
+        callback_details = CallbackDetails(callback_id=callback_id_for(update.id))
     return Operation(
         id=update.id,
         type=update.type,
@@ -89,6 +96,19 @@ def _transition(previous: Operation | None, update: OperationUpdate, now: dateti
         context_details=context_details,
         step_details=step_details,
         wait_details=wait_details,
+        callback_details=callback_details,
+    )
+
+
+def _answer(op: Operation, now: datetime) -> Operation | None:
+    if op.type is not OperationType.CALLBACK or op.status is not OperationStatus.STARTED:
+        return None
+    callback_id = op.callback_details.callback_id if op.callback_details else None
+    return attrs.evolve(
+        op,
+        status=OperationStatus.SUCCEEDED,
+        end_timestamp=now,
+        callback_details=CallbackDetails(callback_id=callback_id, result=CALLBACK_RESULT),
     )
 
 
@@ -97,6 +117,8 @@ def ours_store() -> FakeStore:
         _transition,
         lambda op: str(op.id),
         lambda op: op.type is OperationType.STEP and op.status is OperationStatus.SUCCEEDED,
+        _answer,
+        lambda op: from_wire(op, Operation, boto_converter),
     )
 
 
@@ -113,11 +135,8 @@ class FakeBackend:
         updates: Sequence[OperationUpdate],
         client_token: str | None = None,
     ) -> CheckpointDurableExecutionOutput:
-        token, operations = self._store.checkpoint(checkpoint_token, updates)
-        return CheckpointDurableExecutionOutput(
-            checkpoint_token=token,
-            new_execution_state=CheckpointUpdatedExecutionState(operations=tuple(operations)),
-        )
+        self._store.delay()
+        return _checkpoint(self._store, checkpoint_token, updates)
 
     def get_execution_state(
         self,
@@ -126,8 +145,8 @@ class FakeBackend:
         next_marker: str,
         max_items: int = DEFAULT_MAX_ITEMS,
     ) -> GetDurableExecutionStateOutput:
-        operations, marker = self._store.page(checkpoint_token, next_marker, max_items)
-        return GetDurableExecutionStateOutput(operations=tuple(operations), next_marker=marker)
+        self._store.delay()
+        return _page(self._store, checkpoint_token, next_marker, max_items)
 
     def batch_checkpoint(
         self,
@@ -139,19 +158,66 @@ class FakeBackend:
         return self.checkpoint(arn, checkpoint_token, updates, client_token)
 
 
-class AsyncFakeBackend(InlineAsyncBackend):
-    """The async twin of ``FakeBackend`` over the same store."""
+class AsyncFakeBackend:
+    """The async twin of ``FakeBackend`` over the same store: its round trips are awaited."""
 
     def __init__(self, store: FakeStore) -> None:
-        super().__init__(FakeBackend(store))
+        self._store = store
+
+    async def _delay(self) -> None:
+        if self._store.latency_s:
+            await asyncio.sleep(self._store.latency_s)
+
+    async def checkpoint(
+        self,
+        arn: str,
+        checkpoint_token: str,
+        updates: Sequence[OperationUpdate],
+        client_token: str | None = None,
+    ) -> CheckpointDurableExecutionOutput:
+        await self._delay()
+        return _checkpoint(self._store, checkpoint_token, updates)
+
+    async def get_execution_state(
+        self,
+        arn: str,
+        checkpoint_token: str,
+        next_marker: str,
+        max_items: int = DEFAULT_MAX_ITEMS,
+    ) -> GetDurableExecutionStateOutput:
+        await self._delay()
+        return _page(self._store, checkpoint_token, next_marker, max_items)
+
+    async def batch_checkpoint(
+        self,
+        arn: str,
+        checkpoint_token: str,
+        updates: Sequence[OperationUpdate],
+        client_token: str | None = None,
+    ) -> CheckpointDurableExecutionOutput:
+        return await self.checkpoint(arn, checkpoint_token, updates, client_token)
+
+
+def _checkpoint(
+    store: FakeStore, token: str, updates: Sequence[OperationUpdate]
+) -> CheckpointDurableExecutionOutput:
+    next_token, operations = store.checkpoint(token, updates)
+    return CheckpointDurableExecutionOutput(
+        checkpoint_token=next_token,
+        new_execution_state=CheckpointUpdatedExecutionState(operations=tuple(operations)),
+    )
+
+
+def _page(
+    store: FakeStore, token: str, marker: str, max_items: int
+) -> GetDurableExecutionStateOutput:
+    operations, next_marker = store.page(token, marker, max_items)
+    return GetDurableExecutionStateOutput(operations=tuple(operations), next_marker=next_marker)
+
 
 def _conforms(store: FakeStore) -> tuple[DurableBackend, AsyncDurableBackend]:
     """Static conformance of both fakes to the Protocols (checked by the type checkers)."""
     return FakeBackend(store), AsyncFakeBackend(store)
-
-
-def _to_operations(ops: list[dict[str, Any]]) -> list[Any]:
-    return [from_wire(op, Operation, event_converter) for op in ops]
 
 
 def sync_variant() -> Variant:
@@ -159,29 +225,58 @@ def sync_variant() -> Variant:
     backend, _ = _conforms(store)
     lambda_context = FakeLambdaContext()
 
+    def counters() -> Counters:
+        return store.counters
+
     @db.durable_execution(backend=backend)
     def sequential(event: dict[str, Any], ctx: db.DurableContext) -> int:
         total = 0
         for i in range(1, event["n"] + 1):
-            step_body = body(i, event["sleep"], lambda: store.counters)
-            total += ctx.step(step_body, name=step_name(i))
+            total += ctx.step(body(i, event["sleep"], counters), name=step_name(i))
         return total
 
     @db.durable_execution(backend=backend)
     def mapped(event: dict[str, Any], ctx: db.DurableContext) -> int:
         def item(child: db.DurableContext, value: int, index: int, items: Sequence[int]) -> int:
-            return child.step(body(value * 2, 0, lambda: store.counters), name="double")
+            return child.step(body(value * 2, event["sleep"], counters), name="double")
 
         config = db.MapConfig(max_concurrency=event["concurrency"])
         batch = ctx.map(list(range(event["n"])), item, config=config)
         return sum(batch.get_results())
 
+    @db.durable_execution(backend=backend)
+    def parallel(event: dict[str, Any], ctx: db.DurableContext) -> int:
+        def branch(i: int) -> Callable[[db.DurableContext], int]:
+            return lambda child: child.step(body(i * 2, 0, counters), name="double")
+
+        batch = ctx.parallel([branch(i) for i in range(event["n"])])
+        return sum(batch.get_results())
+
+    @db.durable_execution(backend=backend)
+    def child(event: dict[str, Any], ctx: db.DurableContext) -> int:
+        def steps(child: db.DurableContext) -> int:
+            return sum(
+                child.step(body(i, 0, counters), name=step_name(i))
+                for i in range(1, event["n"] + 1)
+            )
+
+        return ctx.run_in_child_context(steps, name="child")
+
+    @db.durable_execution(backend=backend)
+    def callback(event: dict[str, Any], ctx: db.DurableContext) -> int:
+        def submit(callback_id: str, _: Any) -> None:
+            counters().body_threads.add(threading.get_ident())
+
+        return int(ctx.wait_for_callback(submit, name="approval"))
+
+    handlers = {"map": mapped, "parallel": parallel, "child": child, "callback": callback}
+
     def invoke(workload: Workload, event: dict[str, Any]) -> Mapping[str, Any]:
-        handler = mapped if workload.kind == "map" else sequential
+        handler = handlers.get(workload.kind, sequential)
         output: Mapping[str, Any] = handler(event, lambda_context)
         return output
 
-    return Variant("ours-sync", store, _to_operations, invoke)
+    return Variant("ours-sync", store, invoke)
 
 
 def async_variant() -> Variant:
@@ -210,18 +305,48 @@ def async_variant() -> Variant:
         async def item(
             child: db.AsyncDurableContext, value: int, index: int, items: Sequence[int]
         ) -> int:
-            return await child.step(body_async(value * 2, 0), name="double")
+            return await child.step(body_async(value * 2, event["sleep"]), name="double")
 
         config = db.MapConfig(max_concurrency=event["concurrency"])
         batch = await ctx.map(list(range(event["n"])), item, config=config)
         return sum(batch.get_results())
 
+    @db.durable_execution(backend=backend)
+    async def parallel(event: dict[str, Any], ctx: db.AsyncDurableContext) -> int:
+        def branch(i: int) -> Callable[[db.AsyncDurableContext], Awaitable[int]]:
+            async def run(child: db.AsyncDurableContext) -> int:
+                return await child.step(body_async(i * 2, 0), name="double")
+
+            return run
+
+        batch = await ctx.parallel([branch(i) for i in range(event["n"])])
+        return sum(batch.get_results())
+
+    @db.durable_execution(backend=backend)
+    async def child(event: dict[str, Any], ctx: db.AsyncDurableContext) -> int:
+        async def steps(child: db.AsyncDurableContext) -> int:
+            total = 0
+            for i in range(1, event["n"] + 1):
+                total += await child.step(body_async(i, 0), name=step_name(i))
+            return total
+
+        return await ctx.run_in_child_context(steps, name="child")
+
+    @db.durable_execution(backend=backend)
+    async def callback(event: dict[str, Any], ctx: db.AsyncDurableContext) -> int:
+        async def submit(callback_id: str, _: Any) -> None:
+            store.counters.body_threads.add(threading.get_ident())
+
+        return int(await ctx.wait_for_callback(submit, name="approval"))
+
+    handlers = {"map": mapped, "parallel": parallel, "child": child, "callback": callback}
+
     def invoke(workload: Workload, event: dict[str, Any]) -> Mapping[str, Any]:
-        handler = mapped if workload.kind == "map" else sequential
+        handler = handlers.get(workload.kind, sequential)
         output: Mapping[str, Any] = handler(event, lambda_context)
         return output
 
-    return Variant("ours-async", store, _to_operations, invoke)
+    return Variant("ours-async", store, invoke)
 
 
 def engine_missing() -> str | None:

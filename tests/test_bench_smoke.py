@@ -25,7 +25,6 @@ from benchmarks._common import (
 )
 from benchmarks.run_ours import (
     FakeBackend,
-    _to_operations,
     async_variant,
     engine_missing,
     ours_store,
@@ -62,7 +61,7 @@ def test_replay_event_pages_the_history() -> None:
 
 def test_fake_backend_rotates_tokens_echoes_updates_and_pages() -> None:
     store = ours_store()
-    store.reset(_to_operations(history(workloads(quick=True)[0])))
+    store.reset(history(workloads(quick=True)[0]))
     backend = FakeBackend(store)
     update = OperationUpdate(
         id=operation_id(1), type=OperationType.STEP, action=OperationAction.SUCCEED,
@@ -104,5 +103,28 @@ def test_ours_runs_the_quick_suite_end_to_end(tmp_path: Path) -> None:
     write_results(tmp_path / "ours.json", "ours", "dev", True, rows)
     joined = report.join(report.load(tmp_path))
     assert {name for r in joined["rows"] for name in r["variants"]} == {"ours-sync", "ours-async"}
-    assert "| steps/5 |" in report.markdown(joined)
+    markdown = report.markdown(joined)
+    assert "| steps/5 |" in markdown
+    assert "| lat20/wait_for_callback | " in markdown.split("With service latency")[1]
     json.dumps(joined)
+
+
+def test_the_latency_fake_waits_before_each_call_and_answers_callbacks() -> None:
+    workload = next(w for w in workloads(quick=True) if w.kind == "callback")
+    variant = sync_variant()
+    row = measure(variant, workload, "benchmarks.run_ours", quick=True)
+    # checkpoint calls plus the resumed invocation's get-state page, each one round trip
+    round_trips = row["checkpoint_calls"] + row["get_state_calls"]
+    assert row["get_state_calls"] >= 1
+    assert row["median_s"] >= round_trips * workload.latency_s
+    assert row["round_trips"] == pytest.approx(row["median_s"] / workload.latency_s)
+
+
+def test_seeded_history_stays_wire_until_a_page_decodes_it() -> None:
+    workload = next(w for w in workloads(quick=True) if w.kind == "replay")
+    store = ours_store()
+    store.reset(history(workload))
+    assert len(store.wire) == workload.n + 1
+    page, _ = store.page("token-0", "", 3)
+    assert all(op.status is OperationStatus.SUCCEEDED for op in page[1:])
+    assert len(store.wire) == workload.n + 1  # paging again decodes again, as a new call would
