@@ -7,11 +7,21 @@ from durable_backend._backend import (
     async_fetch_all_operations,
     fetch_all_operations,
 )
-from durable_backend._batch import BatchItem, BatchItemStatus, BatchResult, CompletionReason
+from durable_backend._batch import (
+    BatchCompletionError,
+    BatchItem,
+    BatchItemStatus,
+    BatchResult,
+    CompletionReason,
+)
 from durable_backend._config import (
     CallbackConfig,
     ChildConfig,
     CompletionConfig,
+    CompletionDecision,
+    CompletionItemStatus,
+    CompletionOutcome,
+    CompletionStatus,
     InvokeConfig,
     MapConfig,
     NestingType,
@@ -23,6 +33,8 @@ from durable_backend._config import (
     WaitForConditionConfig,
     WaitForConditionDecision,
     WaitStrategyConfig,
+    complete_batch,
+    continue_batch,
     create_wait_strategy,
 )
 from durable_backend._context import (
@@ -30,11 +42,9 @@ from durable_backend._context import (
     AsyncDurableContext,
     Callback,
     DurableContext,
-    StepContext,
-    WaitForCallbackContext,
 )
 from durable_backend._duration import Duration
-from durable_backend._engine import StepInterruptedError, SuspendExecution
+from durable_backend._engine import SuspendExecution
 from durable_backend._errors import (
     CallbackError,
     CallbackExternalError,
@@ -45,16 +55,21 @@ from durable_backend._errors import (
     DurableError,
     DurableExecutionsError,
     DurableOperationError,
+    ExecutionError,
     InvalidEventError,
     InvalidRequestError,
+    InvocationError,
     InvokeError,
     KMSError,
     NonDeterministicExecutionError,
     NotFoundError,
+    PluginLoadError,
+    RetryableSerDesError,
     SerDesError,
     ServiceUnavailableError,
     StaleCheckpointTokenError,
     StepError,
+    StepInterruptedError,
     ThrottledError,
     ValidationError,
     WaitForConditionError,
@@ -86,6 +101,20 @@ from durable_backend._retry import (
 )
 from durable_backend._saga import AsyncSaga, Compensation, Saga, SagaError
 from durable_backend._serdes import JsonSerDes, SerDes, SerDesContext
+from durable_backend.context import (
+    durable_parallel_branch,
+    durable_step,
+    durable_wait_for_callback,
+    durable_with_child_context,
+)
+from durable_backend.retries import WithRetryConfig, with_retry
+from durable_backend.types import (
+    StepContext,
+    WaitForCallbackContext,
+    WaitForConditionCheckContext,
+)
+
+__version__ = "0.1.0"
 
 __all__ = [
     "AsyncCallback",
@@ -94,6 +123,7 @@ __all__ = [
     "AsyncDurableHandler",
     "AsyncRealBackend",
     "AsyncSaga",
+    "BatchCompletionError",
     "BatchItem",
     "BatchItemStatus",
     "BatchResult",
@@ -110,7 +140,11 @@ __all__ = [
     "ChildContextError",
     "Compensation",
     "CompletionConfig",
+    "CompletionDecision",
+    "CompletionItemStatus",
+    "CompletionOutcome",
     "CompletionReason",
+    "CompletionStatus",
     "DurableBackend",
     "DurableContext",
     "DurableError",
@@ -119,11 +153,13 @@ __all__ = [
     "DurableOperationError",
     "Duration",
     "ErrorObject",
+    "ExecutionError",
     "ExecutionStatus",
     "GetDurableExecutionStateOutput",
     "InlineAsyncBackend",
     "InvalidEventError",
     "InvalidRequestError",
+    "InvocationError",
     "InvokeConfig",
     "InvokeError",
     "JitterStrategy",
@@ -142,11 +178,13 @@ __all__ = [
     "OperationUpdate",
     "ParallelBranch",
     "ParallelConfig",
+    "PluginLoadError",
     "RetryDecision",
     "RetryPolicy",
     "RetryPresets",
     "RetryStrategy",
     "RetryStrategyConfig",
+    "RetryableSerDesError",
     "Saga",
     "SagaError",
     "SerDes",
@@ -165,14 +203,23 @@ __all__ = [
     "ValidationError",
     "WaitForCallbackConfig",
     "WaitForCallbackContext",
+    "WaitForConditionCheckContext",
     "WaitForConditionConfig",
     "WaitForConditionDecision",
     "WaitForConditionError",
     "WaitStrategyConfig",
+    "WithRetryConfig",
     "async_fetch_all_operations",
+    "complete_batch",
+    "continue_batch",
     "create_linear_retry_strategy",
     "create_retry_strategy",
     "create_wait_strategy",
     "durable_execution",
+    "durable_parallel_branch",
+    "durable_step",
+    "durable_wait_for_callback",
+    "durable_with_child_context",
     "fetch_all_operations",
+    "with_retry",
 ]

@@ -8,7 +8,7 @@ so a handler can return one and a history written by either SDK reads the same.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from fractions import Fraction
 from typing import Any, Generic, TypeVar, cast
@@ -17,7 +17,12 @@ from attrs import field, frozen
 
 from durable_backend._codec import from_wire, to_wire
 from durable_backend._config import CompletionConfig
-from durable_backend._errors import ChildContextError, ValidationError
+from durable_backend._errors import (
+    ChildContextError,
+    DurableOperationError,
+    ValidationError,
+    register_operation_error,
+)
 from durable_backend._models import ErrorObject
 
 T = TypeVar("T")
@@ -34,6 +39,31 @@ class CompletionReason(Enum):
     ALL_COMPLETED = "ALL_COMPLETED"
     MIN_SUCCESSFUL_REACHED = "MIN_SUCCESSFUL_REACHED"
     FAILURE_TOLERANCE_EXCEEDED = "FAILURE_TOLERANCE_EXCEEDED"
+    CUSTOM_COMPLETION_SUCCEEDED = "CUSTOM_COMPLETION_SUCCEEDED"
+    CUSTOM_COMPLETION_FAILED = "CUSTOM_COMPLETION_FAILED"
+
+
+class BatchCompletionError(DurableOperationError):
+    """A batch a ``should_complete`` predicate ended as FAILED, even with no failed item."""
+
+    def __init__(
+        self,
+        completion_reason: CompletionReason = CompletionReason.CUSTOM_COMPLETION_FAILED,
+        message: str | None = None,
+        error_type: str | None = None,
+        data: str | None = None,
+        stack_trace: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(
+            message or f"Batch completed as failed by should_complete ({completion_reason.value})",
+            error_type,
+            data,
+            stack_trace,
+        )
+        self.completion_reason = completion_reason
+
+
+register_operation_error(BatchCompletionError)
 
 
 @frozen

@@ -20,6 +20,7 @@ from durable_backend._errors import ValidationError, WaitForConditionError
 from durable_backend._retry import JitterStrategy, RetryStrategy
 
 if TYPE_CHECKING:
+    from durable_backend._batch import BatchItemStatus
     from durable_backend._serdes import SerDes
 
 T = TypeVar("T")
@@ -220,6 +221,59 @@ class ChildConfig(Generic[T]):
 
 
 # --- map and parallel -------------------------------------------------------------------------
+
+
+class CompletionOutcome(Enum):
+    """Whether a batch a ``should_complete`` predicate ended counts as a success or a failure."""
+
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+def _outcome_matches_complete(instance: CompletionDecision, _: Any, outcome: Any) -> None:
+    if instance.complete and outcome is None:
+        raise ValidationError("outcome is required when complete is True")
+    if not instance.complete and outcome is not None:
+        raise ValidationError(f"outcome must be None when complete is False, got {outcome!r}")
+
+
+@frozen
+class CompletionDecision:
+    """What a ``should_complete`` predicate returns: build it with ``continue_batch()`` or
+    ``complete_batch(outcome)``."""
+
+    complete: bool
+    outcome: CompletionOutcome | None = field(default=None, validator=_outcome_matches_complete)
+
+
+def continue_batch() -> CompletionDecision:
+    """Keep the batch going."""
+    return CompletionDecision(complete=False)
+
+
+def complete_batch(outcome: CompletionOutcome = CompletionOutcome.SUCCEEDED) -> CompletionDecision:
+    """End the batch now, as a success unless ``outcome`` says otherwise."""
+    return CompletionDecision(complete=True, outcome=outcome)
+
+
+@frozen
+class CompletionItemStatus:
+    """One item of a ``CompletionStatus``: its index, name and status (None: not started)."""
+
+    index: int
+    name: str | None = None
+    status: BatchItemStatus | None = None
+
+
+@frozen
+class CompletionStatus:
+    """The progress a ``should_complete`` predicate decides on; ``items[i]`` is item ``i``."""
+
+    success_count: int
+    failure_count: int
+    completed_count: int
+    total_count: int
+    items: tuple[CompletionItemStatus, ...] = ()
 
 
 @frozen

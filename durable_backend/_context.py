@@ -12,6 +12,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, Generic, TypeVar, overload
 
+from attrs import frozen
+
 from durable_backend._annotations import return_annotation
 from durable_backend._batch import BatchResult
 from durable_backend._config import (
@@ -28,7 +30,6 @@ from durable_backend._config import (
 from durable_backend._drive import AsyncRuntime, Runtime, reject_coroutine_function
 from durable_backend._duration import Duration, duration_seconds
 from durable_backend._engine import (
-    Execution,
     Flow,
     Scope,
     batch_flow,
@@ -44,6 +45,11 @@ from durable_backend._engine import (
 from durable_backend._logger import DurableLogger, context_logger, operation_logger
 from durable_backend._models import OperationSubType
 from durable_backend._serdes import JSON_SERDES, SerDes, serdes_for, serialize
+from durable_backend.types import (
+    StepContext,
+    WaitForCallbackContext,
+    WaitForConditionCheckContext,
+)
 
 T = TypeVar("T")
 I = TypeVar("I")  # noqa: E741 - a map item
@@ -57,67 +63,66 @@ _DEFAULT_CALLBACK = CallbackConfig()
 _DEFAULT_WAIT_FOR_CALLBACK = WaitForCallbackConfig()
 
 
-class StepContext:
-    """What a step body receives: its attempt (from 1), operation id and a logger."""
-
-    __slots__ = ("_base", "_execution", "_parent_id", "attempt", "name", "operation_id")
-
-    def __init__(
-        self,
-        execution: Execution,
-        base: logging.Logger,
-        parent_id: str | None,
-        operation_id: str,
-        name: str | None,
-        attempt: int,
-    ) -> None:
-        self._execution = execution
-        self._base = base
-        self._parent_id = parent_id
-        self.operation_id = operation_id
-        self.name = name
-        self.attempt = attempt
-
-    @property
-    def logger(self) -> DurableLogger:
-        return operation_logger(
-            self._base,
-            self._execution,
-            self._parent_id,
-            self.operation_id,
-            self.name,
-            self.attempt,
-        )
+def _resolve_name(name: str | None, func: Callable[..., Any]) -> str | None:
+    """An explicit name, else the one a ``durable_*`` decorator recorded on ``func``."""
+    return name or getattr(func, "_original_name", None)
 
 
-WaitForCallbackContext = StepContext
+@frozen
+class ExecutionContext:
+    """Read-only facts about the running execution."""
+
+    durable_execution_arn: str
 
 
 class _Shell:
     """What both twins share: the scope and the flows they build. No I/O, no awaiting."""
 
-    __slots__ = ("_logger", "_scope")
+    __slots__ = ("_logger", "_scope", "lambda_context")
 
-    def __init__(self, scope: Scope, logger: logging.Logger) -> None:
+    def __init__(self, scope: Scope, logger: logging.Logger, lambda_context: Any = None) -> None:
         self._scope = scope
         self._logger = logger
+        self.lambda_context = lambda_context
+        """The Lambda runtime's context object of this invocation (None when run locally)."""
+
+    def _operation_logger(self, op_id: str, name: str | None, attempt: int | None) -> DurableLogger:
+        scope = self._scope
+        return operation_logger(
+            self._logger, scope.execution, scope.parent_id, op_id, name, attempt
+        )
 
     def _make_step_context(self, op_id: str, name: str | None, attempt: int) -> StepContext:
-        scope = self._scope
-        return StepContext(scope.execution, self._logger, scope.parent_id, op_id, name, attempt)
+        return StepContext(
+            self._operation_logger(op_id, name, attempt), attempt, operation_id=op_id, name=name
+        )
+
+    def _make_submitter_context(
+        self, op_id: str, name: str | None, attempt: int
+    ) -> WaitForCallbackContext:
+        return WaitForCallbackContext(self._operation_logger(op_id, name, attempt))
+
+    def _make_check_context(
+        self, op_id: str, name: str | None, attempt: int
+    ) -> WaitForConditionCheckContext:
+        return WaitForConditionCheckContext(self._operation_logger(op_id, name, attempt), attempt)
 
     @property
     def logger(self) -> DurableLogger:
         """A logger that is quiet while replaying and tags records with the execution."""
         return context_logger(self._logger, self._scope.execution, self._scope.parent_id)
 
-    @property
     def is_replaying(self) -> bool:
+        """True while the code re-runs operations the history already holds."""
         return self._scope.execution.replaying
 
     @property
     def execution_arn(self) -> str:
         return self._scope.execution.arn
+
+    @property
+    def execution_context(self) -> ExecutionContext:
+        return ExecutionContext(self._scope.execution.arn)
 
     def _step_flow(
         self, func: Callable[..., Any], name: str | None, config: StepConfig | None
@@ -127,7 +132,7 @@ class _Shell:
         return step_flow(
             scope,
             scope.ids.next(),
-            name,
+            _resolve_name(name, func),
             func,
             config,
             self._make_step_context,
@@ -155,11 +160,11 @@ class _Shell:
         return wait_for_callback_flow(
             scope,
             scope.ids.next(),
-            name,
+            _resolve_name(name, submitter),
             submitter,
             config,
             StepConfig(retry_strategy=config.retry_strategy),
-            self._make_step_context,
+            self._make_submitter_context,
             config.serdes or JSON_SERDES,
         )
 
@@ -196,7 +201,7 @@ class _Shell:
         return child_flow(
             scope,
             scope.ids.next(),
-            name,
+            _resolve_name(name, func),
             config.sub_type or OperationSubType.RUN_IN_CHILD_CONTEXT.value,
             func,
             serdes_for(return_annotation(func), config.serdes),
@@ -225,7 +230,7 @@ class _Shell:
         return batch_flow(
             scope,
             scope.ids.next(),
-            name,
+            _resolve_name(name, func),
             OperationSubType.MAP.value,
             OperationSubType.MAP_ITERATION.value,
             len(items),
@@ -283,7 +288,7 @@ class _Shell:
             name,
             check,
             config,
-            self._make_step_context,
+            self._make_check_context,
         )
 
 
@@ -341,14 +346,15 @@ class DurableContext(_Shell):
 
     __slots__ = ("_runtime",)
 
-    def __init__(self, runtime: Runtime, scope: Scope, logger: logging.Logger) -> None:
-        super().__init__(scope, logger)
+    def __init__(
+        self, runtime: Runtime, scope: Scope, logger: logging.Logger, lambda_context: Any = None
+    ) -> None:
+        super().__init__(scope, logger, lambda_context)
         self._runtime = runtime
 
     def step(
         self,
         func: Callable[[StepContext], T],
-        *,
         name: str | None = None,
         config: StepConfig | None = None,
     ) -> T:
@@ -357,18 +363,20 @@ class DurableContext(_Shell):
         result: T = self._runtime.drive(self._step_flow(func, name, config))
         return result
 
-    def wait(self, duration: Duration | timedelta | int, *, name: str | None = None) -> None:
+    def wait(self, duration: Duration | timedelta | int, name: str | None = None) -> None:
         """Suspend for ``duration`` (at least 1 s) without paying for the time."""
         self._runtime.drive(self._wait_flow(duration, name))
 
     @overload
-    def create_callback(self, *, name: str | None = None, config: None = None) -> Callback[str]: ...
+    def create_callback(self, name: str | None = None, config: None = None) -> Callback[str]: ...
+    @overload
+    def create_callback(self, name: str | None, config: CallbackConfig) -> Callback[Any]: ...
     @overload
     def create_callback(
-        self, *, name: str | None = None, config: CallbackConfig
+        self, name: str | None = None, *, config: CallbackConfig
     ) -> Callback[Any]: ...
     def create_callback(
-        self, *, name: str | None = None, config: CallbackConfig | None = None
+        self, name: str | None = None, config: CallbackConfig | None = None
     ) -> Callback[Any]:
         """Start a callback and return its handle; ``result()`` suspends until it is answered."""
         flow, op_id = self._callback_flow(name, config)
@@ -379,7 +387,6 @@ class DurableContext(_Shell):
     def wait_for_callback(
         self,
         submitter: Callable[[str, WaitForCallbackContext], object],
-        *,
         name: str | None = None,
         config: WaitForCallbackConfig | None = None,
     ) -> Any:
@@ -389,22 +396,25 @@ class DurableContext(_Shell):
 
     @overload
     def invoke(
-        self, function_name: str, payload: object, *, name: str | None = None, config: None = None
+        self, function_name: str, payload: object, name: str | None = None, config: None = None
     ) -> Any: ...
+    @overload
+    def invoke(
+        self, function_name: str, payload: object, name: str | None, config: InvokeConfig[Any, T]
+    ) -> T: ...
     @overload
     def invoke(
         self,
         function_name: str,
         payload: object,
-        *,
         name: str | None = None,
+        *,
         config: InvokeConfig[Any, T],
     ) -> T: ...
     def invoke(
         self,
         function_name: str,
         payload: object,
-        *,
         name: str | None = None,
         config: InvokeConfig[Any, Any] | None = None,
     ) -> Any:
@@ -414,7 +424,6 @@ class DurableContext(_Shell):
     def run_in_child_context(
         self,
         func: Callable[[DurableContext], T],
-        *,
         name: str | None = None,
         config: ChildConfig[Any] | None = None,
     ) -> T:
@@ -425,62 +434,56 @@ class DurableContext(_Shell):
 
     def map(
         self,
-        items: Sequence[I],
+        inputs: Sequence[I],
         func: Callable[[DurableContext, I, int, Sequence[I]], T],
-        *,
         name: str | None = None,
         config: MapConfig[I] | None = None,
     ) -> BatchResult[T]:
         """Run ``func(ctx, item, index, items)`` for each item as its own child context."""
         reject_coroutine_function(func, "map")
-        result: BatchResult[T] = self._runtime.drive(self._map_flow(items, func, name, config))
+        result: BatchResult[T] = self._runtime.drive(self._map_flow(inputs, func, name, config))
         return result
 
     @overload
     def parallel(
         self,
-        branches: tuple[Callable[[DurableContext], T1], Callable[[DurableContext], T2]],
-        *,
+        functions: tuple[Callable[[DurableContext], T1], Callable[[DurableContext], T2]],
         name: str | None = None,
         config: ParallelConfig | None = None,
     ) -> BatchResult[T1 | T2]: ...
     @overload
     def parallel(
         self,
-        branches: tuple[
+        functions: tuple[
             Callable[[DurableContext], T1],
             Callable[[DurableContext], T2],
             Callable[[DurableContext], T3],
         ],
-        *,
         name: str | None = None,
         config: ParallelConfig | None = None,
     ) -> BatchResult[T1 | T2 | T3]: ...
     @overload
     def parallel(
         self,
-        branches: Sequence[Callable[[DurableContext], T]],
-        *,
+        functions: Sequence[Callable[[DurableContext], T]],
         name: str | None = None,
         config: ParallelConfig | None = None,
     ) -> BatchResult[T]: ...
     def parallel(
         self,
-        branches: Sequence[Callable[[DurableContext], Any]],
-        *,
+        functions: Sequence[Callable[[DurableContext], Any]],
         name: str | None = None,
         config: ParallelConfig | None = None,
     ) -> BatchResult[Any]:
         """Run each branch ``branch(ctx)`` as its own child context, concurrently."""
-        for branch in branches:
+        for branch in functions:
             reject_coroutine_function(branch, "parallel")
-        result: BatchResult[Any] = self._runtime.drive(self._parallel_flow(branches, name, config))
+        result: BatchResult[Any] = self._runtime.drive(self._parallel_flow(functions, name, config))
         return result
 
     def wait_for_condition(
         self,
-        check: Callable[[S, StepContext], S],
-        *,
+        check: Callable[[S, WaitForConditionCheckContext], S],
         config: WaitForConditionConfig[S],
         name: str | None = None,
     ) -> S:
@@ -495,15 +498,20 @@ class AsyncDurableContext(_Shell):
 
     __slots__ = ("_runtime",)
 
-    def __init__(self, runtime: AsyncRuntime, scope: Scope, logger: logging.Logger) -> None:
-        super().__init__(scope, logger)
+    def __init__(
+        self,
+        runtime: AsyncRuntime,
+        scope: Scope,
+        logger: logging.Logger,
+        lambda_context: Any = None,
+    ) -> None:
+        super().__init__(scope, logger, lambda_context)
         self._runtime = runtime
 
     @overload
     def step(
         self,
         func: Callable[[StepContext], Awaitable[T]],
-        *,
         name: str | None = None,
         config: StepConfig | None = None,
     ) -> Awaitable[T]: ...
@@ -511,14 +519,12 @@ class AsyncDurableContext(_Shell):
     def step(
         self,
         func: Callable[[StepContext], T],
-        *,
         name: str | None = None,
         config: StepConfig | None = None,
     ) -> Awaitable[T]: ...
     def step(
         self,
         func: Callable[[StepContext], Any],
-        *,
         name: str | None = None,
         config: StepConfig | None = None,
     ) -> Awaitable[Any]:
@@ -526,20 +532,24 @@ class AsyncDurableContext(_Shell):
         return self._runtime.drive(self._step_flow(func, name, config))
 
     def wait(
-        self, duration: Duration | timedelta | int, *, name: str | None = None
+        self, duration: Duration | timedelta | int, name: str | None = None
     ) -> Awaitable[None]:
         return self._runtime.drive(self._wait_flow(duration, name))
 
     @overload
     def create_callback(
-        self, *, name: str | None = None, config: None = None
+        self, name: str | None = None, config: None = None
     ) -> Awaitable[AsyncCallback[str]]: ...
     @overload
     def create_callback(
-        self, *, name: str | None = None, config: CallbackConfig
+        self, name: str | None, config: CallbackConfig
+    ) -> Awaitable[AsyncCallback[Any]]: ...
+    @overload
+    def create_callback(
+        self, name: str | None = None, *, config: CallbackConfig
     ) -> Awaitable[AsyncCallback[Any]]: ...
     def create_callback(
-        self, *, name: str | None = None, config: CallbackConfig | None = None
+        self, name: str | None = None, config: CallbackConfig | None = None
     ) -> Awaitable[AsyncCallback[Any]]:
         flow, op_id = self._callback_flow(name, config)
         return self._started_callback(flow, op_id, name, config)
@@ -554,7 +564,6 @@ class AsyncDurableContext(_Shell):
     def wait_for_callback(
         self,
         submitter: Callable[[str, WaitForCallbackContext], object],
-        *,
         name: str | None = None,
         config: WaitForCallbackConfig | None = None,
     ) -> Awaitable[Any]:
@@ -562,22 +571,25 @@ class AsyncDurableContext(_Shell):
 
     @overload
     def invoke(
-        self, function_name: str, payload: object, *, name: str | None = None, config: None = None
+        self, function_name: str, payload: object, name: str | None = None, config: None = None
     ) -> Awaitable[Any]: ...
+    @overload
+    def invoke(
+        self, function_name: str, payload: object, name: str | None, config: InvokeConfig[Any, T]
+    ) -> Awaitable[T]: ...
     @overload
     def invoke(
         self,
         function_name: str,
         payload: object,
-        *,
         name: str | None = None,
+        *,
         config: InvokeConfig[Any, T],
     ) -> Awaitable[T]: ...
     def invoke(
         self,
         function_name: str,
         payload: object,
-        *,
         name: str | None = None,
         config: InvokeConfig[Any, Any] | None = None,
     ) -> Awaitable[Any]:
@@ -587,7 +599,6 @@ class AsyncDurableContext(_Shell):
     def run_in_child_context(
         self,
         func: Callable[[AsyncDurableContext], Awaitable[T]],
-        *,
         name: str | None = None,
         config: ChildConfig[Any] | None = None,
     ) -> Awaitable[T]: ...
@@ -595,14 +606,12 @@ class AsyncDurableContext(_Shell):
     def run_in_child_context(
         self,
         func: Callable[[AsyncDurableContext], T],
-        *,
         name: str | None = None,
         config: ChildConfig[Any] | None = None,
     ) -> Awaitable[T]: ...
     def run_in_child_context(
         self,
         func: Callable[[AsyncDurableContext], Any],
-        *,
         name: str | None = None,
         config: ChildConfig[Any] | None = None,
     ) -> Awaitable[Any]:
@@ -611,92 +620,87 @@ class AsyncDurableContext(_Shell):
     @overload
     def map(
         self,
-        items: Sequence[I],
+        inputs: Sequence[I],
         func: Callable[[AsyncDurableContext, I, int, Sequence[I]], Awaitable[T]],
-        *,
         name: str | None = None,
         config: MapConfig[I] | None = None,
     ) -> Awaitable[BatchResult[T]]: ...
     @overload
     def map(
         self,
-        items: Sequence[I],
+        inputs: Sequence[I],
         func: Callable[[AsyncDurableContext, I, int, Sequence[I]], T],
-        *,
         name: str | None = None,
         config: MapConfig[I] | None = None,
     ) -> Awaitable[BatchResult[T]]: ...
     def map(
         self,
-        items: Sequence[Any],
+        inputs: Sequence[Any],
         func: Callable[..., Any],
-        *,
         name: str | None = None,
         config: MapConfig[Any] | None = None,
     ) -> Awaitable[BatchResult[Any]]:
-        return self._runtime.drive(self._map_flow(items, func, name, config))
+        return self._runtime.drive(self._map_flow(inputs, func, name, config))
 
     @overload
     def parallel(
         self,
-        branches: tuple[
+        functions: tuple[
             Callable[[AsyncDurableContext], Awaitable[T1]],
             Callable[[AsyncDurableContext], Awaitable[T2]],
         ],
-        *,
         name: str | None = None,
         config: ParallelConfig | None = None,
     ) -> Awaitable[BatchResult[T1 | T2]]: ...
     @overload
     def parallel(
         self,
-        branches: tuple[
+        functions: tuple[
             Callable[[AsyncDurableContext], Awaitable[T1]],
             Callable[[AsyncDurableContext], Awaitable[T2]],
             Callable[[AsyncDurableContext], Awaitable[T3]],
         ],
-        *,
         name: str | None = None,
         config: ParallelConfig | None = None,
     ) -> Awaitable[BatchResult[T1 | T2 | T3]]: ...
     @overload
     def parallel(
         self,
-        branches: Sequence[Callable[[AsyncDurableContext], Awaitable[T]]],
-        *,
+        functions: Sequence[Callable[[AsyncDurableContext], Awaitable[T]]],
         name: str | None = None,
         config: ParallelConfig | None = None,
     ) -> Awaitable[BatchResult[T]]: ...
     def parallel(
         self,
-        branches: Sequence[Callable[[AsyncDurableContext], Any]],
-        *,
+        functions: Sequence[Callable[[AsyncDurableContext], Any]],
         name: str | None = None,
         config: ParallelConfig | None = None,
     ) -> Awaitable[BatchResult[Any]]:
-        return self._runtime.drive(self._parallel_flow(branches, name, config))
+        return self._runtime.drive(self._parallel_flow(functions, name, config))
 
     def wait_for_condition(
         self,
-        check: Callable[[S, StepContext], Awaitable[S]] | Callable[[S, StepContext], S],
-        *,
+        check: Callable[[S, WaitForConditionCheckContext], Awaitable[S]]
+        | Callable[[S, WaitForConditionCheckContext], S],
         config: WaitForConditionConfig[S],
         name: str | None = None,
     ) -> Awaitable[S]:
         return self._runtime.drive(self._wait_for_condition_flow(check, config, name))
 
 
-def sync_context_factory(logger: logging.Logger) -> Callable[[Runtime, Scope], DurableContext]:
+def sync_context_factory(
+    logger: logging.Logger, lambda_context: Any = None
+) -> Callable[[Runtime, Scope], DurableContext]:
     def make(runtime: Runtime, scope: Scope) -> DurableContext:
-        return DurableContext(runtime, scope, logger)
+        return DurableContext(runtime, scope, logger, lambda_context)
 
     return make
 
 
 def async_context_factory(
-    logger: logging.Logger,
+    logger: logging.Logger, lambda_context: Any = None
 ) -> Callable[[AsyncRuntime, Scope], AsyncDurableContext]:
     def make(runtime: AsyncRuntime, scope: Scope) -> AsyncDurableContext:
-        return AsyncDurableContext(runtime, scope, logger)
+        return AsyncDurableContext(runtime, scope, logger, lambda_context)
 
     return make

@@ -8,13 +8,74 @@ whether to raise out of Lambda (so the service re-invokes) or fail the execution
 from __future__ import annotations
 
 from collections.abc import Sequence
+from enum import Enum
 from typing import Self
 
 from durable_backend._models import ErrorObject
 
 
-class DurableError(Exception):
-    """A call across the backend boundary failed."""
+class TerminationReason(Enum):
+    """Why an invocation or execution ended abnormally (official names)."""
+
+    UNHANDLED_ERROR = "UNHANDLED_ERROR"
+    INVOCATION_ERROR = "INVOCATION_ERROR"
+    EXECUTION_ERROR = "EXECUTION_ERROR"
+    CHECKPOINT_FAILED = "CHECKPOINT_FAILED"
+    NON_DETERMINISTIC_EXECUTION = "NON_DETERMINISTIC_EXECUTION"
+    STEP_INTERRUPTED = "STEP_INTERRUPTED"
+    SERIALIZATION_ERROR = "SERIALIZATION_ERROR"
+
+
+class DurableExecutionsError(Exception):
+    """Base of the errors a durable function's own code sees (official SDK name)."""
+
+
+class PluginLoadError(DurableExecutionsError):
+    """An instrumentation plugin could not be loaded."""
+
+
+class UnrecoverableError(DurableExecutionsError):
+    """An error that ends the invocation: ``ExecutionError`` fails the execution,
+    ``InvocationError`` is raised out of the handler so Lambda retries the invocation.
+    """
+
+    def __init__(self, message: str, termination_reason: TerminationReason) -> None:
+        super().__init__(message)
+        self.termination_reason = termination_reason
+
+
+class ExecutionError(UnrecoverableError):
+    """Raise it from a handler to fail the execution at once, without a retry."""
+
+    def __init__(
+        self,
+        message: str,
+        termination_reason: TerminationReason = TerminationReason.EXECUTION_ERROR,
+    ) -> None:
+        super().__init__(message, termination_reason)
+
+
+class InvocationError(UnrecoverableError):
+    """Raise it from a handler to fail this invocation only: Lambda invokes it again."""
+
+    def __init__(
+        self,
+        message: str,
+        termination_reason: TerminationReason = TerminationReason.INVOCATION_ERROR,
+    ) -> None:
+        super().__init__(message, termination_reason)
+
+    def is_retryable(self) -> bool:
+        """True when Lambda should retry the invocation; False fails the execution."""
+        return True
+
+
+class DurableError(InvocationError):
+    """A call across the backend boundary failed (the official SDK's ``BotoClientError`` role).
+
+    ``is_retryable()`` (and ``retry_invocation``) say whether Lambda should retry the
+    invocation or the execution must fail.
+    """
 
     retry_invocation: bool = False
     advice: str = "The execution cannot continue; fix the cause and start a new execution."
@@ -35,6 +96,9 @@ class DurableError(Exception):
         parts = [part for part in (code, http_status and f"HTTP {http_status}") if part]
         detail = f" ({', '.join(parts)})" if parts else ""
         super().__init__(f"{where}{detail}: {message}. {self.advice}")
+
+    def is_retryable(self) -> bool:
+        return self.retry_invocation
 
 
 class StaleCheckpointTokenError(DurableError):
@@ -96,16 +160,37 @@ class CallbackNotOpenError(DurableError):
     advice = "The callback already completed or timed out; nothing is waiting for this answer."
 
 
-class DurableExecutionsError(Exception):
-    """Base of the errors a durable function's own code sees (official SDK name)."""
-
-
 class ValidationError(DurableExecutionsError, ValueError):
     """A config or argument is invalid; raised before anything is checkpointed."""
 
 
-class NonDeterministicExecutionError(DurableExecutionsError):
+class NonDeterministicExecutionError(ExecutionError):
     """The code took a different path on replay than the history records."""
+
+    def __init__(self, message: str, step_id: str | None = None) -> None:
+        super().__init__(message, TerminationReason.NON_DETERMINISTIC_EXECUTION)
+        self.step_id = step_id
+
+
+class StepInterruptedError(InvocationError):
+    """An at-most-once step was found started: its last attempt may or may not have run."""
+
+    def __init__(self, message: str, step_id: str | None = None) -> None:
+        super().__init__(message, TerminationReason.STEP_INTERRUPTED)
+        self.step_id = step_id
+
+
+class RetryableSerDesError(InvocationError):
+    """Raised by a serdes for a transient failure (a store that timed out, ...): the
+    invocation fails and Lambda retries it, instead of the operation failing for good.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        termination_reason: TerminationReason = TerminationReason.SERIALIZATION_ERROR,
+    ) -> None:
+        super().__init__(message, termination_reason)
 
 
 class InvalidEventError(DurableExecutionsError, ValueError):
@@ -113,7 +198,21 @@ class InvalidEventError(DurableExecutionsError, ValueError):
 
 
 class SerDesError(DurableExecutionsError):
-    """A value could not be serialized or deserialized; never retried."""
+    """A value could not be serialized or deserialized; never retried
+    (``RetryableSerDesError`` is the transient kind)."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        error_type: str | None = None,
+        data: str | None = None,
+        stack_trace: list[str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_type = error_type or type(self).__name__
+        self.data = data
+        self.stack_trace = stack_trace
 
 
 class DurableOperationError(DurableExecutionsError):
@@ -136,7 +235,25 @@ class DurableOperationError(DurableExecutionsError):
     def from_error_object(cls, error: ErrorObject | None) -> Self:
         if error is None:
             return cls("operation failed without an error object")
-        return cls(error.error_message, error.error_type, error.error_data, error.stack_trace)
+        return cls(
+            message=error.error_message,
+            error_type=error.error_type,
+            data=error.error_data,
+            stack_trace=error.stack_trace,
+        )
+
+    @classmethod
+    def from_error_fields(
+        cls,
+        error_type: str | None,
+        message: str | None,
+        data: str | None,
+        stack_trace: list[str] | None,
+    ) -> DurableOperationError:
+        """The operation error class ``error_type`` names (this SDK's or the official one's),
+        else ``DurableOperationError``, rebuilt from checkpointed fields."""
+        error = ErrorObject(message, error_type, data, tuple(stack_trace) if stack_trace else None)
+        return rebuild_operation_error(error, DurableOperationError)
 
     def to_error_object(self) -> ErrorObject:
         return ErrorObject(
@@ -215,3 +332,8 @@ _OPERATION_ERRORS: dict[str, type[DurableOperationError]] = {
         CallbackSubmitterError,
     )
 }
+
+
+def register_operation_error(error_cls: type[DurableOperationError]) -> None:
+    """Rebuild ``error_cls`` by name on replay; for operation errors defined above this module."""
+    _OPERATION_ERRORS[error_cls.__name__] = error_cls

@@ -7,7 +7,7 @@ import inspect
 import logging
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
 from durable_backend._annotations import first_parameter_annotation, return_annotation
 from durable_backend._backend import (
@@ -25,6 +25,9 @@ from durable_backend._context import (
 from durable_backend._drive import AsyncRuntime, Runtime
 from durable_backend._engine import Execution, decode_event, invocation_flow
 from durable_backend._serdes import SerDes, serdes_for
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
 
 I = TypeVar("I")  # noqa: E741 - the handler's input
 O = TypeVar("O")  # noqa: E741 - the handler's output
@@ -147,7 +150,6 @@ class DurableHandler(_Handler[Callable[[I, DurableContext], O], DurableBackend],
         super().__init__(
             fn, backend, logger=logger, input_serdes=input_serdes, result_serdes=result_serdes
         )
-        self._make_context = sync_context_factory(self._settings.logger)
 
     @property
     def backend(self) -> DurableBackend:
@@ -167,7 +169,9 @@ class DurableHandler(_Handler[Callable[[I, DurableContext], O], DurableBackend],
                 fetch_all_operations(backend, decoded.arn, decoded.token, decoded.next_marker)
             )
         execution = Execution(decoded.arn, decoded.token, operations)
-        runtime = Runtime(execution, backend, self._make_context)
+        runtime = Runtime(
+            execution, backend, sync_context_factory(self._settings.logger, lambda_context)
+        )
         settings = self._settings
         output: LambdaOutput = runtime.drive(
             invocation_flow(execution, self.fn, settings.input_serdes, settings.result_serdes)
@@ -194,7 +198,6 @@ class AsyncDurableHandler(
         super().__init__(
             fn, backend, logger=logger, input_serdes=input_serdes, result_serdes=result_serdes
         )
-        self._make_context = async_context_factory(self._settings.logger)
 
     @property
     def backend(self) -> AsyncDurableBackend:
@@ -229,7 +232,9 @@ class AsyncDurableHandler(
                 )
             )
         execution = Execution(decoded.arn, decoded.token, operations)
-        runtime = AsyncRuntime(execution, backend, self._make_context)
+        runtime = AsyncRuntime(
+            execution, backend, async_context_factory(self._settings.logger, lambda_context)
+        )
         settings = self._settings
         output: LambdaOutput = await runtime.drive(
             invocation_flow(execution, self.fn, settings.input_serdes, settings.result_serdes)
@@ -239,46 +244,60 @@ class AsyncDurableHandler(
 
 @overload
 def durable_execution(
-    fn: Callable[[I, AsyncDurableContext], Awaitable[O]], /
+    func: Callable[[I, AsyncDurableContext], Awaitable[O]],
 ) -> AsyncDurableHandler[I, O]: ...
 @overload
-def durable_execution(fn: Callable[[I, DurableContext], O], /) -> DurableHandler[I, O]: ...
+def durable_execution(func: Callable[[I, DurableContext], O]) -> DurableHandler[I, O]: ...
 @overload
 def durable_execution(
+    func: None = None,
     *,
+    boto3_client: LambdaClient | None = None,
     backend: DurableBackend | AsyncDurableBackend | None = None,
     logger: logging.Logger | None = None,
     input_serdes: SerDes[Any] | None = None,
     result_serdes: SerDes[Any] | None = None,
 ) -> _Decorator: ...
 def durable_execution(
-    fn: Callable[..., Any] | None = None,
-    /,
+    func: Callable[..., Any] | None = None,
     *,
+    boto3_client: LambdaClient | None = None,
     backend: DurableBackend | AsyncDurableBackend | None = None,
     logger: logging.Logger | None = None,
     input_serdes: SerDes[Any] | None = None,
     result_serdes: SerDes[Any] | None = None,
 ) -> Any:
-    """Make ``fn(event, ctx)`` a durable Lambda handler; bare or with options."""
+    """Make ``func(event, ctx)`` a durable Lambda handler; bare or with options.
+
+    ``boto3_client`` is the ``lambda`` client the real backend calls (as in the official SDK);
+    ``backend`` replaces the real backend altogether (a ``LocalBackend``, a fake).
+    """
+    if boto3_client is not None and backend is not None:
+        raise TypeError(
+            "durable_execution takes boto3_client or backend, not both: boto3_client configures "
+            "the real backend, backend replaces it"
+        )
     options = {
         "logger": logger,
         "input_serdes": input_serdes,
         "result_serdes": result_serdes,
     }
-    if fn is None:
-        return _Decorator(backend, options)
-    return _Decorator(backend, options)(fn)
+    decorator = _Decorator(backend, options, boto3_client)
+    return decorator if func is None else decorator(func)
 
 
 class _Decorator:
     """``@durable_execution(backend=...)``: checks the backend's kind against the handler's."""
 
     def __init__(
-        self, backend: DurableBackend | AsyncDurableBackend | None, options: dict[str, Any]
+        self,
+        backend: DurableBackend | AsyncDurableBackend | None,
+        options: dict[str, Any],
+        boto3_client: LambdaClient | None = None,
     ) -> None:
         self._backend = backend
         self._options = options
+        self._boto3_client = boto3_client
 
     @overload
     def __call__(
@@ -290,6 +309,15 @@ class _Decorator:
         if not callable(fn):
             raise TypeError(f"durable_execution decorates a function, got {fn!r}")
         backend = self._backend
+        client = self._boto3_client
         if inspect.iscoroutinefunction(fn):
+            if client is not None:
+                from durable_backend._real import AsyncRealBackend
+
+                backend = AsyncRealBackend(client)
             return AsyncDurableHandler(fn, backend, **self._options)  # type: ignore[arg-type]
+        if client is not None:
+            from durable_backend._real import SyncRealBackend
+
+            backend = SyncRealBackend(client)
         return DurableHandler(fn, backend, **self._options)  # type: ignore[arg-type]

@@ -15,10 +15,11 @@ from typing import Any, Generic, TypeVar
 from attrs import frozen
 
 from durable_backend._config import StepConfig
-from durable_backend._context import AsyncDurableContext, DurableContext, StepContext
+from durable_backend._context import AsyncDurableContext, DurableContext
 from durable_backend._engine import error_object
 from durable_backend._errors import DurableExecutionsError
 from durable_backend._models import ErrorObject
+from durable_backend.types import StepContext
 
 T = TypeVar("T")
 C = TypeVar("C", DurableContext, AsyncDurableContext)

@@ -29,7 +29,7 @@ from cattrs.preconf.json import make_converter
 
 from durable_backend._batch import BatchItem, BatchItemStatus, BatchResult, CompletionReason
 from durable_backend._codec import from_wire, to_wire
-from durable_backend._errors import SerDesError
+from durable_backend._errors import RetryableSerDesError, SerDesError
 from durable_backend._models import ErrorObject
 
 T = TypeVar("T")
@@ -257,7 +257,7 @@ def serialize(
     active = JSON_SERDES if serdes is None else serdes
     try:
         data = cast(object, active.serialize(value, ctx))
-    except SerDesError:
+    except (SerDesError, RetryableSerDesError):
         raise
     except Exception as error:
         hint = (
@@ -293,7 +293,7 @@ def deserialize(
         serdes = JSON_SERDES
     try:
         return serdes.deserialize(data, ctx)
-    except SerDesError:
+    except (SerDesError, RetryableSerDesError):
         raise
     except Exception as error:
         target = f" into {serdes.tp!r}" if isinstance(serdes, TypedSerDes) else ""

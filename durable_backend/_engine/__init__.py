@@ -18,7 +18,6 @@ from durable_backend._engine._execution import Execution
 from durable_backend._engine._flows import (
     Flow,
     Scope,
-    StepInterruptedError,
     callback_result_flow,
     child_flow,
     create_callback_flow,
@@ -47,7 +46,6 @@ __all__ = [
     "RunInContext",
     "RunUserCode",
     "Scope",
-    "StepInterruptedError",
     "Suspend",
     "SuspendExecution",
     "callback_result_flow",

@@ -25,6 +25,7 @@ from durable_backend._errors import (
     InvokeError,
     SerDesError,
     StepError,
+    StepInterruptedError,
     rebuild_operation_error,
     wire_error_type,
 )
@@ -60,10 +61,6 @@ _STACK_LINES = 40
 _DEFAULT_RETRY = RetryPresets.default()
 _STEP = OperationSubType.STEP.value
 _STEP_TYPE = OperationType.STEP
-
-
-class StepInterruptedError(Exception):
-    """An at-most-once step was found started: its last attempt may or may not have run."""
 
 
 def error_object(error: BaseException) -> ErrorObject:
@@ -194,7 +191,8 @@ def step_flow(
     if started and at_most_once:
         failure = StepInterruptedError(
             f"step {name or op_id} was interrupted during attempt {attempt} and is "
-            "at-most-once per retry, so it is not run again without asking its retry strategy"
+            "at-most-once per retry, so it is not run again without asking its retry strategy",
+            op_id,
         )
     else:
         if not started:

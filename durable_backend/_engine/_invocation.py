@@ -20,7 +20,7 @@ from durable_backend._engine._effects import Commit, Effect, RunInContext
 from durable_backend._engine._execution import Execution
 from durable_backend._engine._flows import error_object
 from durable_backend._engine._ids import IdSequence
-from durable_backend._errors import DurableError, InvalidEventError, SerDesError
+from durable_backend._errors import InvalidEventError, InvocationError, SerDesError
 from durable_backend._models import (
     DurableInvocationOutput,
     ErrorObject,
@@ -114,12 +114,12 @@ def invocation_flow(
         return (yield from _flush(())) or _finished("PENDING")
     except Exception as error:
         failure = execution.queue.failure or execution.fatal or error
-        if isinstance(failure, DurableError):
+        if isinstance(failure, InvocationError):
             return _backend_failed(failure)
         return (yield from _flush(())) or _finished("FAILED", error=error_object(failure))
     late_failure = execution.queue.failure or execution.fatal
     if late_failure is not None:
-        if isinstance(late_failure, DurableError):
+        if isinstance(late_failure, InvocationError):
             return _backend_failed(late_failure)
         return _finished("FAILED", error=error_object(late_failure))
     try:
@@ -151,13 +151,14 @@ def _flush(
         yield Commit(updates)
     except SuspendExecution:
         return _finished("PENDING")
-    except DurableError as error:
+    except InvocationError as error:
         return _backend_failed(error)
     return None
 
 
-def _backend_failed(error: DurableError) -> dict[str, Any]:
-    """Retryable service errors go back to Lambda; terminal ones fail the execution."""
-    if error.retry_invocation:
+def _backend_failed(error: InvocationError) -> dict[str, Any]:
+    """Retryable errors (a service error, a user's ``InvocationError``) go back to Lambda;
+    terminal ones fail the execution."""
+    if error.is_retryable():
         raise error
     return _finished("FAILED", error=error_object(error))

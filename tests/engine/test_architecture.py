@@ -65,12 +65,16 @@ def returns(fn: Any) -> set[str]:
     return found
 
 
+# Plain methods answer at once on both twins; every other method is an operation.
+NOT_OPERATIONS = {"is_replaying"}
+
+
 @pytest.mark.parametrize(
     "name",
     sorted(
         name
         for name, member in public_methods(db.DurableContext).items()
-        if inspect.isfunction(member)
+        if inspect.isfunction(member) and name not in NOT_OPERATIONS
     ),
 )
 def test_twin_methods_take_the_same_parameters(name: str) -> None:
@@ -87,9 +91,17 @@ def test_twin_methods_take_the_same_parameters(name: str) -> None:
 
 
 def test_twin_properties_match() -> None:
-    for name in ("logger", "is_replaying", "execution_arn"):
+    for name in ("logger", "execution_arn", "execution_context"):
         assert isinstance(getattr(db.DurableContext, name), property)
         assert isinstance(getattr(db.AsyncDurableContext, name), property)
+
+
+@pytest.mark.parametrize("name", sorted(NOT_OPERATIONS))
+def test_twin_plain_methods_match(name: str) -> None:
+    sync, async_ = getattr(db.DurableContext, name), getattr(db.AsyncDurableContext, name)
+    assert parameters(sync) == parameters(async_)
+    assert not inspect.iscoroutinefunction(async_)
+    assert returns(sync) == returns(async_)
 
 
 # --- group commit -----------------------------------------------------------------------------

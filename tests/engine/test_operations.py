@@ -409,10 +409,10 @@ def test_callback_failure_raises_callback_external_error(twin: Twin) -> None:
 
 
 def test_wait_for_callback_hands_the_id_to_the_submitter(twin: Twin) -> None:
-    submitted: list[tuple[str, int]] = []
+    submitted: list[tuple[str, type]] = []
 
-    def submit(callback_id: str, step_ctx: db.StepContext) -> None:
-        submitted.append((callback_id, step_ctx.attempt))
+    def submit(callback_id: str, submit_ctx: db.WaitForCallbackContext) -> None:
+        submitted.append((callback_id, type(submit_ctx)))
 
     def scenario(event: Any, ctx: Any) -> Any:
         return (yield ctx.wait_for_callback(submit, name="ask"))
@@ -420,6 +420,7 @@ def test_wait_for_callback_hands_the_id_to_the_submitter(twin: Twin) -> None:
     outcome = twin.run(scenario)
     assert outcome.status == "PENDING"
     assert len(submitted) == 1
+    assert submitted[0][1] is db.WaitForCallbackContext
     outcome.backend.complete_callback(submitted[0][0], '"yes"')
     twin.resume(outcome)
     assert outcome.result == '"yes"'  # the raw answer, as the official SDK returns it
@@ -872,11 +873,11 @@ def test_logger_is_quiet_while_replaying_and_tags_records(
         return 1
 
     def scenario(event: Any, ctx: Any) -> Any:
-        replaying.append(("start", ctx.is_replaying))
+        replaying.append(("start", ctx.is_replaying()))
         ctx.logger.info("starting")
         yield ctx.step(step_body, name="s")
         yield ctx.wait(1)
-        replaying.append(("after wait", ctx.is_replaying))
+        replaying.append(("after wait", ctx.is_replaying()))
         ctx.logger.info("after wait")
         yield ctx.step(lambda _: 2, name="t")
         ctx.logger.info("done")

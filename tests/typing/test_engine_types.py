@@ -42,7 +42,7 @@ def check_sync_context(ctx: db.DurableContext) -> None:
     assert_type(callback.callback_id, str)
     assert_type(ctx.create_callback(config=db.CallbackConfig(timeout=60)), db.Callback[Any])
     assert_type(ctx.wait_for_callback(lambda callback_id, step_ctx: None), Any)
-    assert_type(ctx.is_replaying, bool)
+    assert_type(ctx.is_replaying(), bool)
     assert_type(ctx.execution_arn, str)
 
 

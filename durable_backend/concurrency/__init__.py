@@ -1,0 +1,1 @@
+"""Map and parallel (official ``concurrency``); the public names are in ``.models``."""
