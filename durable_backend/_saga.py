@@ -12,6 +12,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
+import attrs
 from attrs import frozen
 
 from durable_backend._config import StepConfig
@@ -19,6 +20,7 @@ from durable_backend._context import AsyncDurableContext, DurableContext
 from durable_backend._engine import error_object
 from durable_backend._errors import DurableExecutionsError
 from durable_backend._models import ErrorObject
+from durable_backend._timeline import SAGA_COMPENSATION, SAGA_STEP
 from durable_backend.types import StepContext
 
 T = TypeVar("T")
@@ -63,7 +65,7 @@ class _SagaBase(Generic[C]):
     ) -> None:
         self._ctx: C = ctx
         self._name = name
-        self._compensation_config = compensation_config
+        self._compensation_config = _labelled(compensation_config, SAGA_COMPENSATION)
         self._registered: list[_Registered] = []
 
     def _register(
@@ -91,6 +93,13 @@ class _SagaBase(Generic[C]):
         )
 
 
+def _labelled(config: StepConfig | None, sub_type: str) -> StepConfig:
+    """``config`` with the saga's sub-type, so a timeline can show the saga's steps together
+    (a sub-type the caller chose wins)."""
+    config = config or StepConfig()
+    return config if config.sub_type else attrs.evolve(config, sub_type=sub_type)
+
+
 def _bind(action: Callable[[StepContext, Any], T], result: Any) -> Callable[[StepContext], T]:
     return lambda step_ctx: action(step_ctx, result)
 
@@ -108,7 +117,7 @@ class Saga(_SagaBase[DurableContext]):
         name: str | None = None,
         config: StepConfig | None = None,
     ) -> T:
-        result: T = self._ctx.step(func, name=name, config=config)
+        result: T = self._ctx.step(func, name=name, config=_labelled(config, SAGA_STEP))
         self._register(name, compensate, result)
         return result
 
@@ -147,7 +156,7 @@ class AsyncSaga(_SagaBase[AsyncDurableContext]):
         name: str | None = None,
         config: StepConfig | None = None,
     ) -> Any:
-        result = await self._ctx.step(func, name=name, config=config)
+        result = await self._ctx.step(func, name=name, config=_labelled(config, SAGA_STEP))
         self._register(name, compensate, result)
         return result
 

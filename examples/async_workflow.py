@@ -1,6 +1,6 @@
 """An ``async def`` workflow whose steps await (fake) I/O, two of them concurrently.
 
-    python -m durable_backend run examples.async_workflow:handler --input '{"user": "ada"}'
+    .venv/bin/durable-backend run examples.async_workflow:handler --input '{"user": "ada"}'
 
 Operation ids are taken when an operation is *called*, so ``asyncio.gather`` over two steps
 replays deterministically.

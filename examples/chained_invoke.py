@@ -1,7 +1,7 @@
 """Two durable functions: ``handler`` prices a basket by invoking ``pricing`` (a chained
 invoke), then applies a discount step. Locally, the runner plays both functions.
 
-    python -m durable_backend run examples.chained_invoke:handler \
+    .venv/bin/durable-backend run examples.chained_invoke:handler \
         --input '{"items": [{"sku": "apple", "qty": 3}, {"sku": "pear", "qty": 2}]}'
 
 The CLI registers every durable handler of the module by its attribute name, so

@@ -1,7 +1,7 @@
 """Fan-out with ``ctx.map``: resize each image in its own child context, at most two at a
 time, and collect the results as a ``BatchResult``.
 
-    python -m durable_backend run examples.fan_out_map:handler \
+    .venv/bin/durable-backend run examples.fan_out_map:handler \
         --input '{"images": ["a.png", "b.png", "c.png", "broken.png"]}'
 
 A failing item does not fail the batch (``all_completed``): the summary counts it.

@@ -1,14 +1,12 @@
 """An order workflow: reserve stock and charge the card (steps with retries), wait before
 shipping, and ask a human to approve large orders (``wait_for_callback``).
 
-    python -m durable_backend run examples.order_workflow:handler \
+    .venv/bin/durable-backend run examples.order_workflow:handler \
         --input '{"order_id": "o-1", "amount": 250}'
 
 An order of 100 or more waits for approval: the CLI prints the callback id and the
-``durable-backend callback succeed ID --result '{"approved": true, "by": "ada"}'`` command that
-answers it, then ``durable-backend run examples.order_workflow:handler --resume ARN`` finishes
-the order.
-"""
+``callback succeed ID --result '{"approved": true, "by": "ada"}'`` command that answers it,
+then ``run examples.order_workflow:handler --resume NAME`` finishes the order."""
 
 from __future__ import annotations
 

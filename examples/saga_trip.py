@@ -3,7 +3,7 @@
 Each booking and each cancellation is a durable step, so a crash while cancelling resumes
 with the next cancellation instead of starting over or cancelling twice.
 
-    python -m durable_backend run examples.saga_trip:handler \
+    .venv/bin/durable-backend run examples.saga_trip:handler \
         --input '{"trip": "t-1", "car": "sold-out"}'
 """
 

@@ -16,6 +16,7 @@ import asyncio
 import inspect
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Generator, Iterable
 from datetime import UTC, datetime
@@ -167,6 +168,22 @@ def _short_name(function_name: str) -> str:
     return function_name.split(":function:", 1)[-1].split(":", 1)[0]
 
 
+def derive_function_name(module: str, attr: str) -> str:
+    """The function name a handler runs under locally: the last part of its module, plus
+    ``-ATTR`` unless it is called ``handler`` (``saga_trip``, ``saga_trip-async_handler``)."""
+    base = module.rsplit(".", 1)[-1]
+    name = base if attr == "handler" else f"{base}-{attr}"
+    return re.sub(r"[^A-Za-z0-9_-]", "-", name)[:64]
+
+
+def function_name_of(handler: HandlerLike) -> str:
+    """``derive_function_name`` of a decorated handler or plain function."""
+    fn = handler.fn if isinstance(handler, DurableHandler | AsyncDurableHandler) else handler
+    return derive_function_name(
+        getattr(fn, "__module__", None) or "", getattr(fn, "__qualname__", None) or "handler"
+    )
+
+
 def _decode(payload: str | None) -> Any:
     if payload is None:
         return None
@@ -280,7 +297,7 @@ class LocalRunner:
         bound = self.bind(handler)
         payload = input_payload if input_payload is not None else json.dumps(input)
         arn = self.backend.start_execution(
-            function_name or bound.__name__, payload, name=name
+            function_name or function_name_of(handler), payload, name=name
         )
         self._handlers[arn] = bound
         return arn
