@@ -259,9 +259,6 @@ def _run(args: argparse.Namespace, out: Console) -> int:
     if args.resume and args.input is not None:
         raise UsageError("--input starts a new execution and --resume continues one; "
                          "pass only one of them")
-    if not args.resume and args.input is None and not _accepts_none(handler):
-        raise UsageError(f"{args.target} takes an input event: pass it as JSON with --input "
-                         f"(for example --input '{{\"order_id\": \"o-1\"}}')")
     payload = None if args.resume else json.dumps(_parse_json(args.input or "null", "--input"))
     module, _, attr = args.target.partition(":")
     function_name = derive_function_name(module, attr)
@@ -275,6 +272,9 @@ def _run(args: argparse.Namespace, out: Console) -> int:
             if not sep or not name:
                 raise UsageError(f"--function expects NAME=MODULE:HANDLER, got {spec!r}")
             runner.register(name, _load_object(target_spec))
+        if not args.resume and args.input is None and not _accepts_none(handler):
+            raise UsageError(f"{args.target} takes an input event: pass it as JSON with --input "
+                             f"(for example --input '{{\"order_id\": \"o-1\"}}')")
         if args.resume:
             arn = _resolve(backend, args.resume)
             summary = backend.get_execution(arn)

@@ -188,7 +188,7 @@ def test_read_only_file_and_directory(locked_dir: Path) -> None:
     assert "SUCCEEDED" in listing.stdout
     history = cli("history", arn, "--db", str(db), bound_by_modes=True)
     assert history.returncode == 0, history.stderr
-    assert "ExecutionSucceeded" in history.stdout
+    assert "✓ SUCCEEDED" in history.stdout and "s1" in history.stdout
 
     line = one_line(cli("run", WORKFLOW, "--input", "{}", "--db", str(db), bound_by_modes=True),
                     "read-only")
