@@ -1,4 +1,4 @@
-"""Resolved return and parameter annotations of user callables, cached per code object.
+"""What the SDK reads off user callables: their annotations, and whether they are async.
 
 Serdes are picked by annotation; resolving ``from __future__ import annotations`` strings with
 ``typing.get_type_hints`` is slow, so it happens once per function, not once per call.
@@ -9,7 +9,8 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Callable
-from typing import Any
+from types import FunctionType
+from typing import Any, NoReturn
 
 _RESOLVED: dict[tuple[object, str], object] = {}
 
@@ -44,3 +45,28 @@ def first_parameter_annotation(fn: Callable[..., Any]) -> object | None:
     if not parameters:
         return None
     return _hints(fn).get(parameters[0])
+
+
+def callable_name(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__qualname__", None) or repr(fn)
+
+
+def reject_coroutine_function(fn: Callable[..., Any], what: str) -> None:
+    """The sync twin refuses ``async def`` bodies up front instead of retrying a TypeError."""
+    if fn.__class__ is FunctionType and "_is_coroutine_marker" not in fn.__dict__:
+        # A plain function (the usual lambda or closure): its code flags say it all, and
+        # reading them is a tenth of what ``inspect`` costs on every step.
+        if fn.__code__.co_flags & inspect.CO_COROUTINE:
+            _refuse_async(fn, what)
+        return
+    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004
+    ):
+        _refuse_async(fn, what)
+
+
+def _refuse_async(fn: Callable[..., Any], what: str) -> NoReturn:
+    raise TypeError(
+        f"{what} got the async function {callable_name(fn)} in a sync DurableContext. Use a "
+        "plain function here, or write the handler as `async def` to get an AsyncDurableContext."
+    )

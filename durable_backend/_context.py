@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar, overload
 
 from attrs import frozen
 
-from durable_backend._annotations import return_annotation
+from durable_backend._annotations import reject_coroutine_function, return_annotation
 from durable_backend._batch import BatchResult
 from durable_backend._config import (
     CallbackConfig,
@@ -27,7 +27,7 @@ from durable_backend._config import (
     WaitForCallbackConfig,
     WaitForConditionConfig,
 )
-from durable_backend._drive import AsyncRuntime, Runtime, reject_coroutine_function
+from durable_backend._drive import AsyncRuntime, Runtime
 from durable_backend._duration import Duration, duration_seconds
 from durable_backend._engine import (
     Flow,

@@ -10,12 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
 from durable_backend._annotations import first_parameter_annotation, return_annotation
-from durable_backend._backend import (
-    AsyncDurableBackend,
-    DurableBackend,
-    async_fetch_all_operations,
-    fetch_all_operations,
-)
+from durable_backend._backend import AsyncDurableBackend, DurableBackend
 from durable_backend._context import (
     AsyncDurableContext,
     DurableContext,
@@ -23,7 +18,7 @@ from durable_backend._context import (
     sync_context_factory,
 )
 from durable_backend._drive import AsyncRuntime, Runtime
-from durable_backend._engine import Execution, decode_event, invocation_flow
+from durable_backend._engine import invocation_flow
 from durable_backend._serdes import SerDes, serdes_for
 
 if TYPE_CHECKING:
@@ -161,20 +156,10 @@ class DurableHandler(_Handler[Callable[[I, DurableContext], O], DurableBackend],
         return self._backend
 
     def __call__(self, event: Any, lambda_context: Any = None) -> LambdaOutput:
-        decoded = decode_event(event)
-        backend = self.backend
-        operations = decoded.operations
-        if decoded.next_marker:
-            operations += tuple(
-                fetch_all_operations(backend, decoded.arn, decoded.token, decoded.next_marker)
-            )
-        execution = Execution(decoded.arn, decoded.token, operations)
-        runtime = Runtime(
-            execution, backend, sync_context_factory(self._settings.logger, lambda_context)
-        )
         settings = self._settings
-        output: LambdaOutput = runtime.drive(
-            invocation_flow(execution, self.fn, settings.input_serdes, settings.result_serdes)
+        make_context = sync_context_factory(settings.logger, lambda_context)
+        output: LambdaOutput = Runtime(self.backend, make_context).drive(
+            invocation_flow(event, self.fn, settings.input_serdes, settings.result_serdes)
         )
         return output
 
@@ -222,22 +207,10 @@ class AsyncDurableHandler(
         return _thread_loop().run_until_complete(self.run_async(event, lambda_context))
 
     async def run_async(self, event: Any, lambda_context: Any = None) -> LambdaOutput:
-        decoded = decode_event(event)
-        backend = self.backend
-        operations = decoded.operations
-        if decoded.next_marker:
-            operations += tuple(
-                await async_fetch_all_operations(
-                    backend, decoded.arn, decoded.token, decoded.next_marker
-                )
-            )
-        execution = Execution(decoded.arn, decoded.token, operations)
-        runtime = AsyncRuntime(
-            execution, backend, async_context_factory(self._settings.logger, lambda_context)
-        )
         settings = self._settings
-        output: LambdaOutput = await runtime.drive(
-            invocation_flow(execution, self.fn, settings.input_serdes, settings.result_serdes)
+        make_context = async_context_factory(settings.logger, lambda_context)
+        output: LambdaOutput = await AsyncRuntime(self.backend, make_context).drive(
+            invocation_flow(event, self.fn, settings.input_serdes, settings.result_serdes)
         )
         return output
 

@@ -9,21 +9,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-from durable_backend._engine import BatchRun, Commit, Flow
-
-SLOW_BODY_SECONDS = 0.05
-
-
-class Watched(Protocol):
-    def settled(self, token: int, /) -> bool:
-        """Whether the deadline for ``token`` no longer matters; called without any lock."""
-        ...
-
-    def overdue(self, token: int, /) -> None:
-        """The deadline for ``token`` passed unsettled."""
-        ...
+from durable_backend._engine import SLOW_BODY_SECONDS, BatchRun, Commit, Flow
 
 
 class BranchPool:
@@ -73,7 +61,7 @@ class BranchPool:
     def claimed(self) -> threading.Thread | None:
         """A branch was just claimed: watch the parked workers, or return a spare to start."""
         if self.parked:
-            flusher.schedule(self, self.completed)
+            flusher.schedule(self.settled, self.overdue, self.completed)
             return None
         if len(self.threads) < self.size and self._unclaimed():
             return self.spawn()
@@ -90,7 +78,7 @@ class BranchPool:
             return
         self.awake -= 1
         self.parked += 1
-        flusher.schedule(self, self.completed)
+        flusher.schedule(self.settled, self.overdue, self.completed)
         while not self.permits:
             self.wakeup.wait()
         self.permits -= 1
@@ -167,18 +155,23 @@ class _Flusher:
     deque does what a heap would. Scheduling is an append; each wake-up first drops settled
     entries (a fast step's SUCCEED commits its START first), so a stream of fast steps wakes
     this thread about once per ``SLOW_BODY_SECONDS``, not once per step. Nothing waits for it.
+    ``settled(token)`` is called without any lock; ``overdue(token)`` when it stayed False.
     Lock order: a runtime's lock, then this condition; never the other way round.
     """
 
     def __init__(self) -> None:
-        self._entries: deque[tuple[float, Watched, int]] = deque()
+        self._entries: deque[
+            tuple[float, Callable[[int], bool], Callable[[int], None], int]
+        ] = deque()
         self._condition = threading.Condition()
         self._thread: threading.Thread | None = None
 
-    def schedule(self, target: Watched, token: int) -> None:
+    def schedule(
+        self, settled: Callable[[int], bool], overdue: Callable[[int], None], token: int
+    ) -> None:
         deadline = time.monotonic() + SLOW_BODY_SECONDS
         with self._condition:
-            self._entries.append((deadline, target, token))
+            self._entries.append((deadline, settled, overdue, token))
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="durable-backend-flusher", daemon=True
@@ -191,19 +184,19 @@ class _Flusher:
         entries = self._entries
         while True:
             with self._condition:
-                while entries and entries[0][1].settled(entries[0][2]):
+                while entries and entries[0][1](entries[0][3]):
                     entries.popleft()
                 if not entries:
                     self._condition.wait()
                     continue
-                deadline, target, token = entries[0]
+                deadline, _, overdue, token = entries[0]
                 delay = deadline - time.monotonic()
                 if delay > 0:
                     self._condition.wait(delay)
                     continue
                 entries.popleft()
             try:
-                target.overdue(token)
+                overdue(token)
             except BaseException:
                 continue
 

@@ -2,13 +2,22 @@
 
 from durable_backend._engine._batch_flows import BatchRun, batch_flow, wait_for_condition_flow
 from durable_backend._engine._checkpoints import (
+    SLOW_BODY_SECONDS,
+    CheckpointFailed,
     CheckpointQueue,
     InvocationRevoked,
     SuspendExecution,
 )
+from durable_backend._engine._commits import commit_flow, flush_flow, pages_flow
 from durable_backend._engine._effects import (
+    AwaitLanding,
+    CallCheckpoint,
+    CallEffect,
     Commit,
     Effect,
+    FetchState,
+    Landed,
+    LetOthersJoin,
     RunBranches,
     RunInContext,
     RunUserCode,
@@ -28,35 +37,44 @@ from durable_backend._engine._flows import (
     wait_for_callback_flow,
 )
 from durable_backend._engine._ids import IdSequence, operation_id
-from durable_backend._engine._invocation import DecodedEvent, decode_event, invocation_flow
+from durable_backend._engine._invocation import invocation_flow
 
 __all__ = [
+    "SLOW_BODY_SECONDS",
+    "AwaitLanding",
     "BatchRun",
-    "RunBranches",
-    "batch_flow",
-    "wait_for_condition_flow",
+    "CallCheckpoint",
+    "CallEffect",
+    "CheckpointFailed",
     "CheckpointQueue",
     "Commit",
-    "DecodedEvent",
     "Effect",
     "Execution",
+    "FetchState",
     "Flow",
     "IdSequence",
     "InvocationRevoked",
+    "Landed",
+    "LetOthersJoin",
+    "RunBranches",
     "RunInContext",
     "RunUserCode",
     "Scope",
     "Suspend",
     "SuspendExecution",
+    "batch_flow",
     "callback_result_flow",
     "child_flow",
+    "commit_flow",
     "create_callback_flow",
-    "decode_event",
     "error_object",
+    "flush_flow",
     "invocation_flow",
     "invoke_flow",
     "operation_id",
+    "pages_flow",
     "step_flow",
     "wait_flow",
     "wait_for_callback_flow",
+    "wait_for_condition_flow",
 ]

@@ -14,7 +14,9 @@ from typing import Any
 
 from durable_backend._batch import BatchItem, BatchItemStatus, BatchResult, CompletionTracker
 from durable_backend._config import CompletionConfig, WaitForConditionConfig
-from durable_backend._engine._effects import Commit, RunBranches, RunUserCode, Suspend
+from durable_backend._engine._checkpoints import SuspendExecution
+from durable_backend._engine._effects import RunBranches, RunUserCode, Suspend
+from durable_backend._engine._execution import Execution
 from durable_backend._engine._flows import (
     Flow,
     Scope,
@@ -22,6 +24,7 @@ from durable_backend._engine._flows import (
     child_flow,
     context_success,
     error_object,
+    reject_awaitable,
 )
 from durable_backend._engine._ids import IdSequence
 from durable_backend._errors import WaitForConditionError
@@ -39,17 +42,34 @@ Branch = tuple[str, Callable[..., Any]]
 
 
 class BatchRun:
-    """Which branch runs next, what each produced, and whether the batch is complete."""
+    """Which branch runs next, what each produced, and whether the batch is complete.
 
-    __slots__ = ("count", "next_index", "outcomes", "reason", "suspended", "tracker")
+    The driver claims a branch, runs its flow and reports exactly one outcome for it:
+    ``succeeded``, ``failed``, ``suspend``, or ``abort`` when the branch ended the whole
+    invocation (a failed checkpoint, a crash). Counts running branches on the execution, so
+    the checkpoint protocol knows when a call is worth sharing.
+    """
 
-    def __init__(self, count: int, completion: CompletionConfig) -> None:
+    __slots__ = (
+        "count",
+        "execution",
+        "fatal",
+        "next_index",
+        "outcomes",
+        "reason",
+        "suspended",
+        "tracker",
+    )
+
+    def __init__(self, execution: Execution, count: int, completion: CompletionConfig) -> None:
+        self.execution = execution
         self.count = count
         self.tracker = CompletionTracker(count, completion)
         self.next_index = 0
         self.outcomes: dict[int, tuple[BatchItemStatus, Any, ErrorObject | None]] = {}
         self.suspended = 0
         self.reason = self.tracker.decision() if count == 0 else None
+        self.fatal: BaseException | None = None
 
     def claim(self) -> int | None:
         """The next branch to start, or None once complete or when all have started."""
@@ -57,23 +77,44 @@ class BatchRun:
             return None
         index = self.next_index
         self.next_index += 1
+        self.execution.branches += 1
         return index
 
     def succeeded(self, index: int, value: Any) -> None:
+        self.execution.branches -= 1
         self.outcomes[index] = (BatchItemStatus.SUCCEEDED, value, None)
         if self.reason is None:
             self.tracker.record_success()
             self.reason = self.tracker.decision()
 
     def failed(self, index: int, error: BaseException) -> None:
+        self.execution.branches -= 1
         self.outcomes[index] = (BatchItemStatus.FAILED, None, error_object(error))
         if self.reason is None:
             self.tracker.record_failure()
             self.reason = self.tracker.decision()
 
     def suspend(self, index: int) -> None:
+        self.execution.branches -= 1
         self.outcomes[index] = (BatchItemStatus.STARTED, None, None)
         self.suspended += 1
+
+    def abort(self, error: BaseException) -> None:
+        """A branch ended the invocation: start no more; the driver re-raises ``fatal``."""
+        self.execution.branches -= 1
+        self.fatal = self.fatal or error
+        self.reason = self.reason or self.tracker.reason()
+
+    def report(self, index: int, value: Any, error: BaseException | None) -> None:
+        """Record a finished branch's outcome, whichever it was."""
+        if error is None:
+            self.succeeded(index, value)
+        elif isinstance(error, SuspendExecution):
+            self.suspend(index)
+        elif isinstance(error, Exception):
+            self.failed(index, error)
+        else:
+            self.abort(error)
 
     def result(self) -> BatchResult[Any]:
         assert self.reason is not None
@@ -112,7 +153,7 @@ def batch_flow(
         if op.status is OperationStatus.FAILED:
             raise child_error(details.error if details else None)
     else:
-        yield Commit(
+        yield scope.commit(
             (scope.update(op_id, OperationType.CONTEXT, OperationAction.START, sub_type, name),),
             durable=False,
         )
@@ -133,8 +174,10 @@ def batch_flow(
             in_branch=True,
         )
 
-    run = BatchRun(count, completion)
+    run = BatchRun(execution, count, completion)
     yield RunBranches(make_flow, run, max_concurrency)
+    if run.fatal is not None:
+        raise run.fatal
     if run.reason is None:
         yield Suspend(f"{sub_type} {name or op_id} waits for {run.suspended} branch(es)")
     result = run.result()
@@ -142,7 +185,7 @@ def batch_flow(
         return result
     payload = json.dumps(result.to_dict(), separators=(",", ":"))
     succeed = context_success(scope, op_id, sub_type, name, result, payload, summary)
-    yield Commit((succeed,), durable=False)
+    yield scope.commit((succeed,), durable=False)
     return result if succeed.context_options is not None else _batch_result(payload)
 
 
@@ -184,18 +227,29 @@ def wait_for_condition_flow(
         state_payload = scope.encode(serdes, config.initial_state, op_id, "wait_for_condition")
     state = scope.decode(serdes, state_payload, op_id)
     if not started:
-        yield Commit((update(OperationAction.START),), durable=False)
+        yield scope.commit((update(OperationAction.START),), durable=False)
     attempt = attempts + 1
+    failure: Exception | None = None
+    new_state: Any = None
     try:
-        new_state = yield RunUserCode(check, (state, make_check_context(op_id, name, attempt)))
+        new_state = yield RunUserCode(
+            check, (state, make_check_context(op_id, name, attempt)), scope.execution
+        )
+    except Exception as error:
+        failure = error
+    else:
+        reject_awaitable(check, new_state)
+    try:
+        if failure is not None:
+            raise failure
         payload = scope.encode(serdes, new_state, op_id, "wait_for_condition")
         decision = config.wait_strategy(scope.decode(serdes, payload, op_id), attempt)
     except Exception as error:
-        yield Commit((update(OperationAction.FAIL, error=error_object(error)),))
+        yield scope.commit((update(OperationAction.FAIL, error=error_object(error)),))
         raise WaitForConditionError.from_error_object(error_object(error)) from error
     if decision.should_continue:
         delay = max(1, decision.delay_seconds)
-        yield Commit(
+        yield scope.commit(
             (
                 update(
                     OperationAction.RETRY,
@@ -205,5 +259,5 @@ def wait_for_condition_flow(
             )
         )
         yield Suspend(f"wait_for_condition {name or op_id} polls again in {delay} s")
-    yield Commit((update(OperationAction.SUCCEED, payload=payload),))
+    yield scope.commit((update(OperationAction.SUCCEED, payload=payload),))
     return scope.decode(serdes, payload, op_id)

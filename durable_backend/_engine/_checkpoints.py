@@ -13,7 +13,6 @@ from attrs import frozen
 
 from durable_backend._models import (
     CheckpointDurableExecutionOutput,
-    Operation,
     OperationAction,
     OperationType,
     OperationUpdate,
@@ -21,6 +20,8 @@ from durable_backend._models import (
 from durable_backend._protocol import MAX_BATCH_BYTES, MAX_BATCH_UPDATES
 
 _UPDATE_OVERHEAD_BYTES = 256
+SLOW_BODY_SECONDS = 0.05
+"""A body still running after this long gets its queued START sent on its own."""
 _FINISHING = frozenset({OperationAction.SUCCEED, OperationAction.FAIL, OperationAction.RETRY})
 
 
@@ -30,6 +31,19 @@ class SuspendExecution(BaseException):
 
 class InvocationRevoked(SuspendExecution):
     """The service answered without a token: this invocation must stop checkpointing."""
+
+
+class CheckpointFailed(BaseException):
+    """A checkpoint or state call failed for good, so this invocation can make no progress.
+
+    A BaseException, like suspension: neither user code nor a map branch may take it for an
+    operation's failure. The invocation flow ends on ``error``: FAILED when it is terminal,
+    raised for Lambda to retry when it is retryable (protocol.md §5).
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 @frozen
@@ -80,14 +94,19 @@ class CheckpointQueue:
         if self.committed >= ticket:
             return True
         if self.failure is not None:
-            raise self.failure
+            raise CheckpointFailed(self.failure)
         if self.revoked:
             raise InvocationRevoked("the invocation's checkpoint token was revoked")
         return False
 
-    @property
-    def has_pending(self) -> bool:
-        return bool(self.pending)
+    def settled(self, ticket: int) -> bool:
+        """Whether ``ticket`` needs no flush: committed, or never committable. Safe without a
+        lock: the counters only grow and the flags only get set, so a stale read says False."""
+        return self.committed >= ticket or self.failure is not None or self.revoked
+
+    def slow_body_ticket(self) -> int | None:
+        """What a body about to run must see flushed if it runs long: its queued START."""
+        return self.queued if self.pending else None
 
     def take(self) -> Batch:
         """Cut the next legal batch from the front of the queue and mark it in flight."""
@@ -119,20 +138,15 @@ class CheckpointQueue:
         self.in_flight = True
         return Batch(self.token, updates, self.committed + count)
 
-    def finish(
-        self, batch: Batch, output: CheckpointDurableExecutionOutput
-    ) -> tuple[tuple[Operation, ...], str]:
-        """Record an accepted batch; return the operations it changed and the delta's marker."""
+    def finish(self, batch: Batch, output: CheckpointDurableExecutionOutput) -> None:
+        """Record an accepted batch and the token it returned (none: revoked, unless the batch
+        ended the execution)."""
         self.in_flight = False
         self.committed = batch.end
         if output.checkpoint_token:
             self.token = output.checkpoint_token
         elif not any(u.type is OperationType.EXECUTION for u in batch.updates):
             self.revoked = True
-        state = output.new_execution_state
-        if state is None:
-            return (), ""
-        return state.operations, state.next_marker or ""
 
     def fail(self, error: BaseException) -> None:
         """A call failed after its retries: nothing more can be committed in this invocation."""

@@ -1,7 +1,11 @@
-"""The effects an operation flow yields; the drivers perform them and send back answers.
+"""The effects a flow yields; the drivers perform them and send back answers.
 
 A flow is a generator written once for both twins (the shape of httpx's ``auth_flow``). It
-never performs I/O itself: it asks the driver to commit updates, run user code, or suspend.
+never performs I/O itself. Operation flows ask for ``Commit``, ``RunUserCode``,
+``RunInContext``, ``RunBranches`` and ``Suspend``. The checkpoint protocol under ``Commit``
+(``Execution.commit``) and the invocation's initial paging ask for the I/O itself:
+``CallCheckpoint`` and ``FetchState``, plus ``AwaitLanding`` / ``Landed`` / ``LetOthersJoin``
+to share one call between concurrent callers.
 """
 
 from __future__ import annotations
@@ -11,41 +15,43 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import frozen
 
-from durable_backend._engine._ids import IdSequence
 from durable_backend._models import OperationUpdate
 
 if TYPE_CHECKING:
     from durable_backend._engine._batch_flows import BatchRun
+    from durable_backend._engine._execution import Execution
+    from durable_backend._engine._flows import Scope
 
 
 @frozen
 class Commit:
-    """Queue ``updates``; when ``durable``, return only once they are checkpointed."""
+    """Queue ``updates`` of ``execution``; when ``durable``, return only once they are
+    checkpointed. The driver runs ``execution.commit(...)`` under its lock."""
 
+    execution: Execution
     updates: tuple[OperationUpdate, ...]
     durable: bool = True
 
 
 @frozen
 class RunUserCode:
-    """Call ``fn(*args)`` (awaiting it in the async twin); answer its value or throw its error.
-
-    ``body`` marks a step body: it counts as running work, and a lazily queued START still
-    pending after a short while is flushed on its own so a crash leaves ``StepStarted``.
+    """Call a step body ``fn(*args)`` (awaiting it in the async twin); answer its value or
+    throw its error. The body is ``execution``'s running work: the driver counts it, and
+    flushes ``execution.queue.slow_body_ticket()`` if the body still runs after
+    ``SLOW_BODY_SECONDS``, so a crash leaves ``StepStarted``.
     """
 
     fn: Callable[..., Any]
     args: tuple[Any, ...]
-    body: bool = True
+    execution: Execution
 
 
 @frozen
 class RunInContext:
-    """Call ``fn(child_context)`` with a context shell of the driver's own kind."""
+    """Call ``fn(child_context)`` with a context shell of the driver's own kind over ``scope``."""
 
     fn: Callable[..., Any]
-    ids: IdSequence
-    in_branch: bool = False
+    scope: Scope
 
 
 @frozen
@@ -66,4 +72,45 @@ class Suspend:
     reason: str
 
 
-Effect = Commit | RunUserCode | RunInContext | RunBranches | Suspend
+@frozen
+class CallCheckpoint:
+    """CheckpointDurableExecution with this batch; answer the service's output."""
+
+    arn: str
+    token: str
+    updates: tuple[OperationUpdate, ...]
+
+
+@frozen
+class FetchState:
+    """GetDurableExecutionState at ``marker``; answer the page."""
+
+    arn: str
+    token: str
+    marker: str
+
+
+@frozen
+class AwaitLanding:
+    """Another caller's call is in flight: wait until a call lands (answer nothing)."""
+
+    ticket: int
+
+
+@frozen
+class Landed:
+    """A call of ``execution`` landed (or failed): wake whoever waits for one."""
+
+    execution: Execution
+
+
+@frozen
+class LetOthersJoin:
+    """Concurrent branches may be about to queue updates: let them run first, so the next call
+    carries theirs too (one loop turn in the async twin; threads already run meanwhile)."""
+
+
+LET_OTHERS_JOIN = LetOthersJoin()
+
+Effect = Commit | RunUserCode | RunInContext | RunBranches | Suspend | FetchState
+CallEffect = CallCheckpoint | FetchState | AwaitLanding | Landed | LetOthersJoin

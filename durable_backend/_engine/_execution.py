@@ -17,6 +17,7 @@ class Execution:
         "_unvisited",
         "active_bodies",
         "arn",
+        "branches",
         "fatal",
         "operations",
         "queue",
@@ -33,6 +34,7 @@ class Execution:
         self._unvisited = _replayed_ids(self.operations)
         self.fatal: BaseException | None = None
         self.active_bodies = 0
+        self.branches = 0  # map/parallel branches running now: callers worth batching with
 
     @property
     def input_payload(self) -> str | None:

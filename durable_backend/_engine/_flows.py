@@ -7,10 +7,12 @@ effects; composite operations (``wait_for_callback``) reuse simpler flows with `
 
 from __future__ import annotations
 
+import inspect
 import traceback
 from collections.abc import Callable, Generator
 from typing import Any
 
+from durable_backend._annotations import callable_name
 from durable_backend._config import CallbackConfig, StepConfig, StepSemantics
 from durable_backend._engine._effects import Commit, Effect, RunInContext, RunUserCode, Suspend
 from durable_backend._engine._execution import Execution
@@ -61,6 +63,20 @@ _STACK_LINES = 40
 _DEFAULT_RETRY = RetryPresets.default()
 _STEP = OperationSubType.STEP.value
 _STEP_TYPE = OperationType.STEP
+
+
+def reject_awaitable(fn: Callable[..., Any], value: Any) -> None:
+    """A body that handed back an awaitable is a programming error, not a failed attempt.
+
+    The async driver awaits what a body returns, so only a sync context ever gets here.
+    """
+    if inspect.isawaitable(value):
+        if inspect.iscoroutine(value):
+            value.close()
+        raise TypeError(
+            f"{callable_name(fn)} returned an awaitable in a sync durable context. Use an "
+            "async handler (AsyncDurableContext) for async code, or call it synchronously."
+        )
 
 
 def error_object(error: BaseException) -> ErrorObject:
@@ -126,6 +142,9 @@ class Scope:
             sub_type=sub_type,
             **fields,
         )
+
+    def commit(self, updates: tuple[OperationUpdate, ...], durable: bool = True) -> Commit:
+        return Commit(self.execution, updates, durable)
 
     def serdes_context(self, op_id: str) -> SerDesContext:
         return SerDesContext(operation_id=op_id, durable_execution_arn=self.execution.arn)
@@ -197,12 +216,15 @@ def step_flow(
     else:
         if not started:
             start = scope.update(op_id, _STEP_TYPE, OperationAction.START, sub_type, name)
-            yield Commit((start,), durable=at_most_once)
+            yield scope.commit((start,), durable=at_most_once)
         try:
-            value = yield RunUserCode(fn, (make_step_context(op_id, name, attempt),))
+            value = yield RunUserCode(
+                fn, (make_step_context(op_id, name, attempt),), execution
+            )
         except Exception as error:
             failure = error
         else:
+            reject_awaitable(fn, value)
             try:
                 payload = scope.encode(serdes, value, op_id, "step")
             except SerDesError as error:
@@ -210,19 +232,19 @@ def step_flow(
                     op_id, _STEP_TYPE, OperationAction.FAIL, sub_type, name,
                     error=error_object(error),
                 )
-                yield Commit((fail,))
+                yield scope.commit((fail,))
                 raise StepError(str(error), "SerDesError") from error
             succeed = scope.update(
                 op_id, _STEP_TYPE, OperationAction.SUCCEED, sub_type, name, payload=payload
             )
-            yield Commit((succeed,))
+            yield scope.commit((succeed,))
             return scope.decode(serdes, payload, op_id)
     strategy = config.retry_strategy or _DEFAULT_RETRY
     decision = strategy(failure, attempt)
     wire_error = error_object(failure)
     if decision.should_retry:
         delay = max(1, decision.delay_seconds)
-        yield Commit(
+        yield scope.commit(
             (
                 scope.update(
                     op_id,
@@ -236,7 +258,7 @@ def step_flow(
             )
         )
         yield Suspend(f"step {name or op_id} retries in {delay} s")
-    yield Commit(
+    yield scope.commit(
         (scope.update(op_id, _STEP_TYPE, OperationAction.FAIL, sub_type, name, error=wire_error),)
     )
     raise StepError.from_error_object(wire_error) from failure
@@ -247,7 +269,7 @@ def wait_flow(scope: Scope, op_id: str, name: str | None, seconds: int) -> Flow:
     sub_type = OperationSubType.WAIT.value
     op = scope.execution.lookup(op_id, OperationType.WAIT, sub_type, name)
     if op is None:
-        yield Commit(
+        yield scope.commit(
             (
                 scope.update(
                     op_id,
@@ -272,7 +294,7 @@ def create_callback_flow(
     sub_type = OperationSubType.CALLBACK.value
     op = scope.execution.lookup(op_id, OperationType.CALLBACK, sub_type, name)
     if op is None:
-        yield Commit(
+        yield scope.commit(
             (
                 scope.update(
                     op_id,
@@ -333,7 +355,7 @@ def invoke_flow(
     sub_type = OperationSubType.CHAINED_INVOKE.value
     op = scope.execution.lookup(op_id, OperationType.CHAINED_INVOKE, sub_type, name)
     if op is None:
-        yield Commit(
+        yield scope.commit(
             (
                 scope.update(
                     op_id,
@@ -389,7 +411,7 @@ def child_flow(
         if op.status is OperationStatus.FAILED:
             raise child_error(details.error if details else None)
     else:
-        yield Commit(
+        yield scope.commit(
             (scope.update(op_id, OperationType.CONTEXT, OperationAction.START, sub_type, name),),
             durable=False,
         )
@@ -398,10 +420,10 @@ def child_flow(
         if internal:
             value = yield from body(ids)
         else:
-            value = yield RunInContext(body, ids, in_branch)
+            value = yield RunInContext(body, Scope(execution, ids, in_branch))
     except Exception as error:
         if op is None or not op.status.is_terminal:
-            yield Commit(
+            yield scope.commit(
                 (
                     scope.update(
                         op_id,
@@ -419,7 +441,7 @@ def child_flow(
         return value
     payload = scope.encode(serdes, value, op_id, "context")
     succeed = context_success(scope, op_id, sub_type, name, value, payload, summary)
-    yield Commit((succeed,), durable=False)
+    yield scope.commit((succeed,), durable=False)
     if succeed.context_options is not None:
         return value
     return scope.decode(serdes, payload, op_id)

@@ -15,10 +15,11 @@ from typing import Any
 from attrs import frozen
 
 from durable_backend._codec import event_converter, to_wire
-from durable_backend._engine._checkpoints import SuspendExecution
-from durable_backend._engine._effects import Commit, Effect, RunInContext
+from durable_backend._engine._checkpoints import CheckpointFailed, SuspendExecution
+from durable_backend._engine._commits import pages_flow
+from durable_backend._engine._effects import Effect, RunInContext
 from durable_backend._engine._execution import Execution
-from durable_backend._engine._flows import error_object
+from durable_backend._engine._flows import Scope, error_object
 from durable_backend._engine._ids import IdSequence
 from durable_backend._errors import InvalidEventError, InvocationError, SerDesError
 from durable_backend._models import (
@@ -94,13 +95,21 @@ def _context(execution: Execution, op_id: str) -> SerDesContext:
 
 
 def invocation_flow(
-    execution: Execution,
+    event: object,
     handler: Callable[..., Any],
     input_serdes: SerDes[Any],
     result_serdes: SerDes[Any],
     now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
 ) -> Generator[Effect, Any, dict[str, Any]]:
-    """Run ``handler(input, root_context)`` and turn its outcome into the handler output."""
+    """Decode ``event``, read the rest of the operation log, run ``handler(input, root
+    context)`` and turn its outcome into the handler output."""
+    decoded = decode_event(event)
+    operations = decoded.operations
+    try:
+        operations += yield from pages_flow(decoded.arn, decoded.token, decoded.next_marker)
+    except Exception as error:
+        return _backend_failed(error)
+    execution = Execution(decoded.arn, decoded.token, operations)
     own_id = execution_id(execution.arn)
     try:
         user_input = deserialize(
@@ -108,20 +117,21 @@ def invocation_flow(
         )
     except SerDesError as error:
         return _finished("FAILED", error=error_object(error))
+    root = Scope(execution, IdSequence(None))
     try:
-        value = yield RunInContext(lambda ctx: handler(user_input, ctx), IdSequence(None))
+        value = yield RunInContext(lambda ctx: handler(user_input, ctx), root)
     except SuspendExecution:
-        return (yield from _flush(())) or _finished("PENDING")
+        return (yield from _flush(root, ())) or _finished("PENDING")
+    except CheckpointFailed as failed:
+        return _backend_failed(failed.error)
     except Exception as error:
         failure = execution.queue.failure or execution.fatal or error
         if isinstance(failure, InvocationError):
             return _backend_failed(failure)
-        return (yield from _flush(())) or _finished("FAILED", error=error_object(failure))
+        return (yield from _flush(root, ())) or _finished("FAILED", error=error_object(failure))
     late_failure = execution.queue.failure or execution.fatal
     if late_failure is not None:
-        if isinstance(late_failure, InvocationError):
-            return _backend_failed(late_failure)
-        return _finished("FAILED", error=error_object(late_failure))
+        return _backend_failed(late_failure)
     try:
         payload = serialize(result_serdes, value, _context(execution, own_id))
     except SerDesError as error:
@@ -137,28 +147,33 @@ def invocation_flow(
             ),
         )
         payload = ""
-    return (yield from _flush(updates)) or _finished("SUCCEEDED", result=payload)
+    return (yield from _flush(root, updates)) or _finished("SUCCEEDED", result=payload)
 
 
 def _flush(
-    updates: tuple[OperationUpdate, ...],
+    root: Scope, updates: tuple[OperationUpdate, ...]
 ) -> Generator[Effect, Any, dict[str, Any] | None]:
     """Commit what is queued before answering; None when that went through.
 
-    A revoked token still ends as PENDING, and a backend error here is handled like any other.
+    A revoked token ends as PENDING, even on this last batch (protocol.md §4), and a failed
+    call like any other.
     """
     try:
-        yield Commit(updates)
+        yield root.commit(updates)
     except SuspendExecution:
         return _finished("PENDING")
-    except InvocationError as error:
-        return _backend_failed(error)
+    except CheckpointFailed as failed:
+        return _backend_failed(failed.error)
+    if root.execution.queue.revoked:
+        return _finished("PENDING")
     return None
 
 
-def _backend_failed(error: InvocationError) -> dict[str, Any]:
+def _backend_failed(error: BaseException) -> dict[str, Any]:
     """Retryable errors (a service error, a user's ``InvocationError``) go back to Lambda;
-    terminal ones fail the execution."""
-    if error.is_retryable():
+    anything else fails the execution."""
+    if (isinstance(error, InvocationError) and error.is_retryable()) or not isinstance(
+        error, Exception
+    ):
         raise error
     return _finished("FAILED", error=error_object(error))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import asyncio
 import inspect
+import json
+import threading
 import time
 import typing
 from collections.abc import Sequence
@@ -155,12 +157,8 @@ def test_fast_step_is_one_call(twin: Twin) -> None:
     assert actions == [[A.START, A.SUCCEED]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: the async driver runs a plain (sync) step body on the loop thread, so "
-    "the 50 ms timer cannot fire and a slow sync body hides its START (design.md §2)",
-)
 def test_slow_sync_body_in_the_async_twin_still_sends_start_first() -> None:
+    """A plain body runs off the loop, so the loop's 50 ms timer sends its START meanwhile."""
     backend = MemoryBackend()
 
     def blocking(step_ctx: db.StepContext) -> str:
@@ -175,6 +173,30 @@ def test_slow_sync_body_in_the_async_twin_still_sends_start_first() -> None:
     asyncio.run(durable.run_async(event, None))
     actions = [[u.action for u in c.updates] for c in backend.checkpoint_calls()]
     assert actions == [[A.START], [A.SUCCEED]]
+
+
+def test_plain_bodies_in_the_async_twin_run_concurrently_off_the_loop() -> None:
+    """Three blocking bodies meet at a barrier: only possible if they run at the same time,
+    and none of them on the loop's thread."""
+    backend = MemoryBackend()
+    barrier = threading.Barrier(3, timeout=5)
+    body_threads: set[int] = set()
+    loop_thread: list[int] = []
+
+    def blocking(step_ctx: db.StepContext) -> int:
+        body_threads.add(threading.get_ident())
+        return barrier.wait()
+
+    async def handler(event: Any, ctx: db.AsyncDurableContext) -> list[int]:
+        loop_thread.append(threading.get_ident())
+        return sorted(await asyncio.gather(*(ctx.step(blocking) for _ in range(3))))
+
+    durable = db.durable_execution(backend=backend.async_)(handler)
+    arn = backend.run(lambda e, c: asyncio.run(durable.run_async(e, c)))
+    end = backend.execution_end(arn)
+    assert end is not None and end.status is db.ExecutionStatus.SUCCEEDED, end
+    assert json.loads(end.result or "null") == [0, 1, 2]
+    assert len(body_threads) == 3 and loop_thread[0] not in body_threads
 
 
 class SlowAsyncBackend(AsyncMemoryBackend):

@@ -195,7 +195,7 @@ def test_sync_map_threads_never_exceed_max_concurrency() -> None:
     assert 1 < len(threads) <= 4
 
 
-def test_async_map_creates_no_threads() -> None:
+def test_async_map_with_async_bodies_creates_no_threads() -> None:
     backend = MemoryBackend()
     seen: set[int] = set()
     before = {thread.ident for thread in threading.enumerate()}
@@ -204,7 +204,11 @@ def test_async_map_creates_no_threads() -> None:
     async def handler(event: Any, ctx: db.AsyncDurableContext) -> int:
         async def item(c: db.AsyncDurableContext, x: int, i: int, items: Any) -> int:
             seen.add(threading.get_ident())
-            return await c.step(lambda _: x)
+
+            async def body(_: db.StepContext) -> int:
+                return x
+
+            return await c.step(body)
 
         batch = await ctx.map(list(range(1000)), item)
         started = {thread.ident for thread in threading.enumerate()} - before

@@ -1,0 +1,111 @@
+"""The checkpoint protocol as flows: group commit, the token chain, paging, applying deltas.
+
+Drivers only perform the I/O these flows ask for (``CallCheckpoint``, ``FetchState``) and the
+waiting (``AwaitLanding``, ``Landed``, ``LetOthersJoin``). The sync driver steps them under its
+lock and releases it for the calls, so concurrent branches share one call in flight; the async
+driver steps them on its loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+from durable_backend._engine._checkpoints import CheckpointFailed
+from durable_backend._engine._effects import (
+    LET_OTHERS_JOIN,
+    AwaitLanding,
+    CallCheckpoint,
+    CallEffect,
+    FetchState,
+    Landed,
+)
+from durable_backend._engine._execution import Execution
+from durable_backend._models import (
+    CheckpointDurableExecutionOutput,
+    GetDurableExecutionStateOutput,
+    Operation,
+    OperationUpdate,
+)
+
+CallFlow = Generator[CallEffect, Any, Any]
+
+
+def commit_flow(
+    execution: Execution,
+    updates: tuple[OperationUpdate, ...],
+    durable: bool = True,
+    ticket: int | None = None,
+) -> CallFlow:
+    """Queue ``updates``; when ``durable``, return once they (or ``ticket``) are committed.
+
+    Whoever needs durability and finds no call in flight takes the next batch and sends it;
+    everyone else waits for that call to land. A failed call ends the invocation for every
+    caller (``CheckpointFailed``); a revoked token suspends them (``InvocationRevoked``).
+    """
+    queue = execution.queue
+    added = queue.add(updates)
+    if not durable:
+        return
+    target = added if ticket is None else ticket
+    while not queue.is_committed(target):
+        if queue.in_flight:
+            yield AwaitLanding(target)
+            continue
+        if execution.branches > 1:
+            yield LET_OTHERS_JOIN
+            if queue.in_flight or queue.is_committed(target):
+                continue
+        yield from _send(execution)
+
+
+def flush_flow(execution: Execution, ticket: int) -> Generator[CallEffect, Any, bool]:
+    """A body ran long with ``ticket`` queued: send it. False while another call is in flight:
+    look again later rather than wait (the sync twin's one flusher thread must not block)."""
+    queue = execution.queue
+    if queue.settled(ticket):
+        return True
+    if queue.in_flight:
+        return False
+    yield from commit_flow(execution, (), True, ticket)
+    return True
+
+
+def _send(execution: Execution) -> CallFlow:
+    queue = execution.queue
+    batch = queue.take()
+    try:
+        output: CheckpointDurableExecutionOutput = yield CallCheckpoint(
+            execution.arn, batch.token, batch.updates
+        )
+        state = output.new_execution_state
+        operations: tuple[Operation, ...] = state.operations if state is not None else ()
+        marker = (state.next_marker if state is not None else None) or ""
+        if marker:
+            operations += yield from pages_flow(
+                execution.arn, output.checkpoint_token or batch.token, marker
+            )
+    except GeneratorExit:  # abandoned mid-call: nothing can be woken from here
+        queue.fail(RuntimeError("a checkpoint call was abandoned before it landed"))
+        raise
+    except BaseException as error:
+        queue.fail(error)
+        yield Landed(execution)
+        if isinstance(error, Exception):
+            raise CheckpointFailed(error) from error
+        raise
+    queue.finish(batch, output)
+    execution.apply(operations)
+    yield Landed(execution)
+
+
+def pages_flow(
+    arn: str, token: str, marker: str
+) -> Generator[FetchState, Any, tuple[Operation, ...]]:
+    """The operations on the page at ``marker`` and every page after it (``NextMarker``)."""
+    operations: list[Operation] = []
+    while marker:
+        page: GetDurableExecutionStateOutput = yield FetchState(arn, token, marker)
+        operations.extend(page.operations)
+        marker = page.next_marker or ""
+    return tuple(operations)

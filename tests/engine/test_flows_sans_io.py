@@ -1,0 +1,324 @@
+"""The engine stepped by hand, with no driver and no backend: the checkpoint protocol (paging,
+token chain, deltas, group commit, failures, revocation) is pure state in the flows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+import pytest
+
+import durable_backend as db
+from durable_backend._engine import (
+    AwaitLanding,
+    CallCheckpoint,
+    CheckpointFailed,
+    Commit,
+    Execution,
+    FetchState,
+    IdSequence,
+    Landed,
+    LetOthersJoin,
+    RunInContext,
+    RunUserCode,
+    Scope,
+    Suspend,
+    SuspendExecution,
+    child_flow,
+    commit_flow,
+    invocation_flow,
+    step_flow,
+)
+from durable_backend._models import (
+    CheckpointDurableExecutionOutput,
+    CheckpointUpdatedExecutionState,
+    ExecutionDetails,
+    GetDurableExecutionStateOutput,
+    Operation,
+    OperationAction,
+    OperationStatus,
+    OperationType,
+    OperationUpdate,
+    StepDetails,
+)
+from durable_backend._protocol import operation_id
+from durable_backend._serdes import JSON_SERDES
+
+ARN = "arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST/durable-execution/run/exec-1"
+EXECUTION_OP = Operation(
+    id="exec-1",
+    type=OperationType.EXECUTION,
+    status=OperationStatus.STARTED,
+    execution_details=ExecutionDetails(input_payload='{"x": 1}'),
+)
+Service = Callable[[CallCheckpoint | FetchState], Any]
+
+
+def event(marker: str = "") -> dict[str, Any]:
+    return {
+        "DurableExecutionArn": ARN,
+        "CheckpointToken": "t1",
+        "InitialExecutionState": {
+            "Operations": [
+                {
+                    "Id": "exec-1",
+                    "Type": "EXECUTION",
+                    "Status": "STARTED",
+                    "ExecutionDetails": {"InputPayload": '{"x": 1}'},
+                }
+            ],
+            "NextMarker": marker,
+        },
+    }
+
+
+def step(flow: Generator[Any, Any, Any], service: Service) -> Any:
+    """Run ``flow`` to its end on this thread; ``service`` answers the calls it asks for."""
+    answer: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            effect = flow.send(answer) if error is None else flow.throw(error)
+        except StopIteration as stop:
+            return stop.value
+        answer = error = None
+        try:
+            if isinstance(effect, Commit):
+                answer = step(
+                    commit_flow(effect.execution, effect.updates, effect.durable), service
+                )
+            elif isinstance(effect, RunUserCode):
+                answer = effect.fn(*effect.args)
+            elif isinstance(effect, RunInContext):
+                answer = effect.fn(effect.scope)
+            elif isinstance(effect, Suspend):
+                raise SuspendExecution(effect.reason)
+            elif isinstance(effect, CallCheckpoint | FetchState):
+                answer = service(effect)
+            else:
+                assert isinstance(effect, Landed | LetOthersJoin), effect
+        except BaseException as exc:
+            error = exc
+
+
+def accepted(token: str | None, *operations: Operation, marker: str = "") -> Any:
+    state = CheckpointUpdatedExecutionState(operations=operations, next_marker=marker)
+    return CheckpointDurableExecutionOutput(checkpoint_token=token, new_execution_state=state)
+
+
+def update(op_id: str, action: OperationAction = OperationAction.START) -> OperationUpdate:
+    return OperationUpdate(id=op_id, type=OperationType.STEP, action=action, sub_type="Step")
+
+
+def stored(op_id: str, result: str = "1") -> Operation:
+    return Operation(
+        id=op_id,
+        type=OperationType.STEP,
+        status=OperationStatus.SUCCEEDED,
+        sub_type="Step",
+        step_details=StepDetails(attempt=1, result=result),
+    )
+
+
+# --- the invocation's initial paging ------------------------------------------------------
+
+
+def test_the_invocation_flow_pages_the_initial_state_itself() -> None:
+    flow = invocation_flow(event("m1"), lambda x, ctx: x, JSON_SERDES, JSON_SERDES)
+    assert next(flow) == FetchState(ARN, "t1", "m1")
+    page = GetDurableExecutionStateOutput(operations=(stored("a"),), next_marker="m2")
+    assert flow.send(page) == FetchState(ARN, "t1", "m2")
+    run = flow.send(GetDurableExecutionStateOutput(operations=(stored("b"),)))
+    assert isinstance(run, RunInContext)
+    assert set(run.scope.execution.operations) == {"exec-1", "a", "b"}
+    assert run.fn("the context") == {"x": 1}
+    assert isinstance(flow.send({"x": 1}), Commit)  # the final flush, with nothing queued
+    with pytest.raises(StopIteration) as done:
+        flow.send(None)
+    assert done.value.value == {"Status": "SUCCEEDED", "Result": '{"x":1}'}
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        db.InvalidRequestError("Marker is not valid", http_status=400),
+        db.NotFoundError("no such execution", http_status=404),
+        db.KMSError("key disabled", code="KMSDisabledException", http_status=502),
+    ],
+    ids=["400", "404", "KMS"],
+)
+def test_a_terminal_error_on_the_initial_page_fetch_fails_the_invocation(
+    error: db.DurableError,
+) -> None:
+    flow = invocation_flow(event("m1"), lambda x, ctx: x, JSON_SERDES, JSON_SERDES)
+    assert isinstance(next(flow), FetchState)
+    with pytest.raises(StopIteration) as done:
+        flow.throw(error)
+    output = done.value.value
+    assert output["Status"] == "FAILED"
+    assert output["Error"]["ErrorType"] == type(error).__name__
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        db.StaleCheckpointTokenError("Invalid checkpoint token", http_status=400),
+        db.ServiceUnavailableError("try again", http_status=503),
+    ],
+    ids=["stale", "5xx"],
+)
+def test_a_retryable_error_on_the_initial_page_fetch_is_raised_for_lambda(
+    error: db.DurableError,
+) -> None:
+    flow = invocation_flow(event("m1"), lambda x, ctx: x, JSON_SERDES, JSON_SERDES)
+    next(flow)
+    with pytest.raises(type(error)):
+        flow.throw(error)
+
+
+# --- group commit and the token chain ---------------------------------------------------
+
+
+def test_a_commit_sends_one_batch_rotates_the_token_and_applies_the_paged_delta() -> None:
+    execution = Execution(ARN, "t1", [EXECUTION_OP])
+    updates = (update("a"), update("a", OperationAction.SUCCEED))
+    flow = commit_flow(execution, updates)
+    assert next(flow) == CallCheckpoint(ARN, "t1", updates)
+    assert flow.send(accepted("t2", stored("a"), marker="p1")) == FetchState(ARN, "t2", "p1")
+    assert flow.send(GetDurableExecutionStateOutput(operations=(stored("b"),))) == Landed(execution)
+    with pytest.raises(StopIteration):
+        flow.send(None)
+    assert execution.queue.token == "t2" and execution.queue.committed == 2
+    assert {"a", "b"} <= set(execution.operations)
+
+
+def test_a_caller_finding_a_call_in_flight_waits_then_leads_the_next_with_the_new_token() -> None:
+    execution = Execution(ARN, "t1", [EXECUTION_OP])
+    first = commit_flow(execution, (update("a"),))
+    assert next(first) == CallCheckpoint(ARN, "t1", (update("a"),))
+    second = commit_flow(execution, (update("b"),))
+    assert next(second) == AwaitLanding(2)
+    assert isinstance(first.send(accepted("t2")), Landed)
+    with pytest.raises(StopIteration):
+        first.send(None)
+    assert second.send(None) == CallCheckpoint(ARN, "t2", (update("b"),))
+
+
+def test_a_queued_update_waits_for_a_durable_one_and_rides_along() -> None:
+    execution = Execution(ARN, "t1", [EXECUTION_OP])
+    lazy = commit_flow(execution, (update("a"),), durable=False)
+    with pytest.raises(StopIteration):
+        next(lazy)
+    flow = commit_flow(execution, (update("a", OperationAction.SUCCEED),))
+    call = next(flow)
+    assert isinstance(call, CallCheckpoint)
+    assert [u.action for u in call.updates] == [OperationAction.START, OperationAction.SUCCEED]
+
+
+def test_concurrent_branches_let_others_join_before_leading_a_call() -> None:
+    execution = Execution(ARN, "t1", [EXECUTION_OP])
+    execution.branches = 2
+    flow = commit_flow(execution, (update("a"),))
+    assert isinstance(next(flow), LetOthersJoin)
+    assert isinstance(flow.send(None), CallCheckpoint)
+
+
+def test_a_failed_call_ends_the_invocation_for_its_caller_and_every_waiter() -> None:
+    execution = Execution(ARN, "t1", [EXECUTION_OP])
+    first = commit_flow(execution, (update("a"),))
+    next(first)
+    second = commit_flow(execution, (update("b"),))
+    next(second)
+    rejected = db.InvalidRequestError("update 0 is rejected", http_status=400)
+    assert isinstance(first.throw(rejected), Landed)
+    with pytest.raises(CheckpointFailed) as caught:
+        first.send(None)
+    assert caught.value.error is rejected
+    with pytest.raises(CheckpointFailed):
+        second.send(None)
+    assert not isinstance(caught.value, Exception)  # user code's `except Exception` can't eat it
+
+
+# --- whole invocations, scripted ---------------------------------------------------------
+
+
+class Script:
+    """Answers checkpoint calls with rotating tokens; ``revoke`` drops the token from call n."""
+
+    def __init__(self, revoke: int | None = None, fail: BaseException | None = None) -> None:
+        self.revoke = revoke
+        self.fail = fail
+        self.calls: list[tuple[OperationUpdate, ...]] = []
+
+    def __call__(self, effect: CallCheckpoint | FetchState) -> Any:
+        assert isinstance(effect, CallCheckpoint)
+        self.calls.append(effect.updates)
+        if self.fail is not None:
+            raise self.fail
+        number = len(self.calls)
+        return accepted(None if number == self.revoke else f"t{number + 1}")
+
+
+def handler_with_step_and_child(user_input: Any, scope: Scope) -> Any:
+    step_op = scope.ids.next()
+    value = step(
+        step_flow(scope, step_op, "s", lambda _: 1, db.StepConfig(), lambda *_: None, JSON_SERDES),
+        SCRIPT[0],
+    )
+
+    def body(ids: IdSequence) -> Generator[Any, Any, int]:
+        return value + 1
+        yield  # a generator: an internal child body
+
+    return step(
+        child_flow(
+            scope,
+            scope.ids.next(),
+            "c",
+            "RunInChildContext",
+            body,
+            JSON_SERDES,
+            None,
+            internal=True,
+        ),
+        SCRIPT[0],
+    )
+
+
+SCRIPT: list[Script] = []
+
+
+def run_invocation(script: Script) -> dict[str, Any]:
+    SCRIPT[:] = [script]
+    output: dict[str, Any] = step(
+        invocation_flow(event(), handler_with_step_and_child, JSON_SERDES, JSON_SERDES), script
+    )
+    return output
+
+
+def test_a_scripted_invocation_succeeds_in_two_calls() -> None:
+    script = Script()
+    assert run_invocation(script) == {"Status": "SUCCEEDED", "Result": "2"}
+    root_child = operation_id(None, 2)
+    assert [[(u.id, u.action) for u in call] for call in script.calls] == [
+        [
+            (operation_id(None, 1), OperationAction.START),
+            (operation_id(None, 1), OperationAction.SUCCEED),
+        ],
+        [(root_child, OperationAction.START), (root_child, OperationAction.SUCCEED)],
+    ]
+
+
+def test_a_revoked_token_on_the_last_batch_ends_pending() -> None:
+    """protocol.md §4: no token on a non-terminal batch means revoked, even the last one."""
+    script = Script(revoke=2)
+    assert run_invocation(script) == {"Status": "PENDING"}
+    assert len(script.calls) == 2
+
+
+def test_a_terminal_checkpoint_error_fails_the_invocation_with_it() -> None:
+    script = Script(fail=db.InvalidRequestError("update 0 is rejected", http_status=400))
+    output = run_invocation(script)
+    assert output["Status"] == "FAILED"
+    assert output["Error"]["ErrorType"] == "InvalidRequestError"
+    assert len(script.calls) == 1  # nothing more is sent once a call failed for good
