@@ -12,6 +12,7 @@ value: a replay decodes every operation of the history, so this is the hot path.
 from __future__ import annotations
 
 import functools
+import json
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -188,3 +189,21 @@ def to_wire(value: Any, converter: Converter = boto_converter) -> dict[str, Any]
 def from_wire(data: Mapping[str, Any], cls: type[T], converter: Converter = boto_converter) -> T:
     """Structure a wire dict into ``cls``, ignoring keys a newer service added."""
     return converter.structure(data, cls)
+
+
+def utf8_size(text: str) -> int:
+    """The bytes ``text`` takes in UTF-8: what the service's payload limits count.
+
+    A custom serdes may return any text, so characters are not bytes; lone surrogates (which
+    the service would refuse anyway) are counted as the three bytes they would take.
+    """
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def json_string_size(text: str) -> int:
+    """The bytes ``text`` takes as a JSON string in the handler's response, as the Lambda
+    runtime's ``json.dumps`` writes it: quotes, backslash escapes and ``\\uXXXX`` for non-ASCII
+    included (an upper bound if a runtime leaves UTF-8 unescaped)."""
+    return len(json.dumps(text))

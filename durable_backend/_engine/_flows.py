@@ -13,6 +13,7 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from durable_backend._annotations import callable_name
+from durable_backend._codec import utf8_size
 from durable_backend._config import CallbackConfig, StepConfig, StepSemantics
 from durable_backend._engine._effects import Commit, Effect, RunInContext, RunUserCode, Suspend
 from durable_backend._engine._execution import Execution
@@ -77,6 +78,12 @@ def reject_awaitable(fn: Callable[..., Any], value: Any) -> None:
             f"{callable_name(fn)} returned an awaitable in a sync durable context. Use an "
             "async handler (AsyncDurableContext) for async code, or call it synchronously."
         )
+
+
+def over_payload_limit(payload: str) -> bool:
+    """Whether ``payload`` is over the per-operation limit, which counts UTF-8 bytes; cheap
+    for the usual short payload (no character takes more than four bytes)."""
+    return len(payload) * 4 > MAX_PAYLOAD_BYTES and utf8_size(payload) > MAX_PAYLOAD_BYTES
 
 
 def error_object(error: BaseException) -> ErrorObject:
@@ -159,9 +166,10 @@ class Scope:
                 payload = None
         if payload is None:
             payload = serialize(serdes, value, self.serdes_context(op_id))
-        if len(payload) > MAX_PAYLOAD_BYTES and what != "context":
+        if what != "context" and over_payload_limit(payload):
             raise SerDesError(
-                f"The result of {what} {op_id} serializes to {len(payload)} bytes, over the "
+                f"The result of {what} {op_id} serializes to {utf8_size(payload)} bytes of "
+                "UTF-8, over the "
                 f"{MAX_PAYLOAD_BYTES}-byte limit for one operation. Return a smaller value, "
                 "or store the data elsewhere (S3, DynamoDB) and return a reference."
             )
@@ -459,7 +467,7 @@ def context_success(
     """A context's SUCCEED. A result over the payload limit is stored as its summary (or
     nothing) and marked ``replay_children``: replay rebuilds it from the children instead."""
     options = None
-    if len(payload) > MAX_PAYLOAD_BYTES:
+    if over_payload_limit(payload):
         payload = summary(value) if summary is not None else ""
         options = ContextOptions(replay_children=True)
     return scope.update(

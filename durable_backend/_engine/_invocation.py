@@ -14,7 +14,7 @@ from typing import Any
 
 from attrs import frozen
 
-from durable_backend._codec import event_converter, to_wire
+from durable_backend._codec import event_converter, json_string_size, to_wire
 from durable_backend._engine._checkpoints import CheckpointFailed, SuspendExecution
 from durable_backend._engine._commits import pages_flow
 from durable_backend._engine._effects import Effect, RunInContext
@@ -137,7 +137,7 @@ def invocation_flow(
     except SerDesError as error:
         return _finished("FAILED", error=error_object(error))
     updates: tuple[OperationUpdate, ...] = ()
-    if len(payload.encode()) > MAX_RESPONSE_BYTES:
+    if json_string_size(payload) > MAX_RESPONSE_BYTES:
         updates = (
             OperationUpdate(
                 id=f"execution-result-{now_ms()}",
