@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import inspect
+import ipaddress
 import json
 import os
 import shlex
@@ -477,6 +478,40 @@ def _callback(args: argparse.Namespace, out: Console) -> int:
     return 0
 
 
+def _ui(args: argparse.Namespace, out: Console) -> int:
+    from durable_backend._console import LocalSource, serve
+
+    _require_db(args.db)
+    handlers: dict[str, HandlerLike] = {}
+    for spec in args.targets:
+        module, _, attr = spec.partition(":")
+        handlers[derive_function_name(module, attr)] = _load_object(spec)
+    try:
+        server = serve(LocalSource(args.db, handlers), args.host, args.port)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); "
+                         f"pick another --port") from None
+    host, port = str(server.server_address[0]), server.server_address[1]
+    out.print(f"console for {escape(args.db)} on [bold]http://{host}:{port}/[/bold]",
+              soft_wrap=True)
+    if ipaddress.ip_address(host).is_loopback:
+        out.print("listening on loopback only; --host 0.0.0.0 exposes it (it has no login)")
+    else:
+        out.print(f"[bold]warning:[/bold] listening on {host}: anyone who reaches this port "
+                  "can answer callbacks and stop executions", soft_wrap=True)
+    if handlers:
+        out.print(f"resumes executions of {', '.join(sorted(handlers))} after a callback is "
+                  "answered from the page", soft_wrap=True)
+    out.print("Ctrl-C stops it")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -585,6 +620,20 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (succeed, fail, heartbeat):
         add_db(sub)
     callback.set_defaults(func=_callback)
+    ui = commands.add_parser(
+        "ui", help="serve a web console of the executions on 127.0.0.1",
+        description="Serve a web console of the local executions: a list, each execution's "
+        "timeline, and buttons that answer callbacks and stop executions. Executions of the "
+        "MODULE:HANDLERs given are resumed (waits skipped) once a callback is answered from "
+        "the page; others wait for `run --resume`.",
+    )
+    ui.add_argument("targets", nargs="*", metavar="MODULE:HANDLER",
+                    help="handlers whose executions the console resumes")
+    ui.add_argument("--host", default="127.0.0.1",
+                    help="the address to listen on (default 127.0.0.1: this machine only)")
+    ui.add_argument("--port", type=int, default=8765, help="the port (default 8765; 0: any)")
+    add_db(ui)
+    ui.set_defaults(func=_ui)
     return parser
 
 
