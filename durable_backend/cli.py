@@ -491,19 +491,19 @@ def _ui(args: argparse.Namespace, out: Console) -> int:
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); "
                          f"pick another --port") from None
-    host, port = str(server.server_address[0]), server.server_address[1]
-    out.print(f"console for {escape(args.db)} on [bold]http://{host}:{port}/[/bold]",
-              soft_wrap=True)
-    if ipaddress.ip_address(host).is_loopback:
-        out.print("listening on loopback only; --host 0.0.0.0 exposes it (it has no login)")
-    else:
-        out.print(f"[bold]warning:[/bold] listening on {host}: anyone who reaches this port "
-                  "can answer callbacks and stop executions", soft_wrap=True)
-    if handlers:
-        out.print(f"resumes executions of {', '.join(sorted(handlers))} after a callback is "
-                  "answered from the page", soft_wrap=True)
-    out.print("Ctrl-C stops it")
     try:
+        host, port = str(server.server_address[0]), server.server_address[1]
+        out.print(f"console for {escape(args.db)} on [bold]http://{host}:{port}/[/bold]",
+                  soft_wrap=True)
+        if ipaddress.ip_address(host).is_loopback:
+            out.print("listening on loopback only; --host 0.0.0.0 exposes it (it has no login)")
+        else:
+            out.print(f"[bold]warning:[/bold] listening on {host}: anyone who reaches this port "
+                      "can answer callbacks and stop executions", soft_wrap=True)
+        if handlers:
+            out.print(f"resumes executions of {', '.join(sorted(handlers))} after a callback is "
+                      "answered from the page", soft_wrap=True)
+        out.print("Ctrl-C stops it")
         server.serve_forever()
     except KeyboardInterrupt:
         pass
