@@ -8,9 +8,10 @@ driver. The sync twin returns the value; the async twin returns an awaitable, so
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Generator, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar, overload
+from uuid import UUID
 
 from attrs import frozen
 
@@ -27,6 +28,7 @@ from durable_backend._config import (
     WaitForCallbackConfig,
     WaitForConditionConfig,
 )
+from durable_backend._determinism import step_body
 from durable_backend._drive import AsyncRuntime, Runtime
 from durable_backend._duration import Duration, duration_seconds
 from durable_backend._engine import (
@@ -36,7 +38,10 @@ from durable_backend._engine import (
     callback_result_flow,
     child_flow,
     create_callback_flow,
+    draw_float,
+    draw_uuid,
     invoke_flow,
+    now_flow,
     step_flow,
     wait_flow,
     wait_for_callback_flow,
@@ -78,13 +83,14 @@ class ExecutionContext:
 class _Shell:
     """What both twins share: the scope and the flows they build. No I/O, no awaiting."""
 
-    __slots__ = ("_logger", "_scope", "lambda_context")
+    __slots__ = ("_draws", "_logger", "_scope", "lambda_context")
 
     def __init__(self, scope: Scope, logger: logging.Logger, lambda_context: Any = None) -> None:
         self._scope = scope
         self._logger = logger
         self.lambda_context = lambda_context
         """The Lambda runtime's context object of this invocation (None when run locally)."""
+        self._draws = 0
 
     def _operation_logger(self, op_id: str, name: str | None, attempt: int | None) -> DurableLogger:
         scope = self._scope
@@ -133,7 +139,7 @@ class _Shell:
             scope,
             scope.ids.next(),
             _resolve_name(name, func),
-            func,
+            step_body(func),
             config,
             self._make_step_context,
             serdes_for(return_annotation(func), config.serdes),
@@ -161,7 +167,7 @@ class _Shell:
             scope,
             scope.ids.next(),
             _resolve_name(name, submitter),
-            submitter,
+            step_body(submitter),
             config,
             StepConfig(retry_strategy=config.retry_strategy),
             self._make_submitter_context,
@@ -271,6 +277,16 @@ class _Shell:
             config.summary_generator,
         )
 
+    def _now_flow(self) -> Flow:
+        scope = self._scope
+        return now_flow(scope, scope.ids.next())
+
+    def _draw(self) -> tuple[str, str | None, int]:
+        """The key of this context's next replay-safe random draw, taken at call time."""
+        self._draws += 1
+        scope = self._scope
+        return scope.execution.arn, scope.parent_id, self._draws
+
     def _wait_for_condition_flow(
         self,
         check: Callable[..., Any],
@@ -286,7 +302,7 @@ class _Shell:
             scope,
             scope.ids.next(),
             name,
-            check,
+            step_body(check),
             config,
             self._make_check_context,
         )
@@ -492,6 +508,23 @@ class DurableContext(_Shell):
         result: S = self._runtime.drive(self._wait_for_condition_flow(check, config, name))
         return result
 
+    def now(self) -> datetime:
+        """The current time (UTC), recorded once: every replay returns the same moment.
+
+        Costs one update that rides along with the next checkpoint, not a call of its own.
+        """
+        result: datetime = self._runtime.drive(self._now_flow())
+        return result
+
+    def random(self) -> float:
+        """A float in [0, 1) that every replay draws again: derived from the execution and
+        this context, so it costs no checkpoint. Not for secrets."""
+        return draw_float(*self._draw())
+
+    def uuid4(self) -> UUID:
+        """A version 4 UUID that every replay draws again (see ``random``). Not for secrets."""
+        return draw_uuid(*self._draw())
+
 
 class AsyncDurableContext(_Shell):
     """The context an ``async def`` handler receives; every operation is awaitable."""
@@ -686,6 +719,26 @@ class AsyncDurableContext(_Shell):
         name: str | None = None,
     ) -> Awaitable[S]:
         return self._runtime.drive(self._wait_for_condition_flow(check, config, name))
+
+    def now(self) -> Awaitable[datetime]:
+        """The current time (UTC), recorded once: every replay returns the same moment."""
+        return self._runtime.drive(self._now_flow())
+
+    def random(self) -> Awaitable[float]:
+        """A float in [0, 1) that every replay draws again; drawn at call time. Not for
+        secrets."""
+        return self._runtime.drive(_ready(draw_float(*self._draw())))
+
+    def uuid4(self) -> Awaitable[UUID]:
+        """A version 4 UUID that every replay draws again; drawn at call time. Not for
+        secrets."""
+        return self._runtime.drive(_ready(draw_uuid(*self._draw())))
+
+
+def _ready(value: T) -> Generator[Any, Any, T]:
+    """A flow that answers at once: what the async twin awaits for a value it already has."""
+    return value
+    yield
 
 
 def sync_context_factory(

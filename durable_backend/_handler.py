@@ -18,7 +18,7 @@ from durable_backend._context import (
     sync_context_factory,
 )
 from durable_backend._drive import AsyncRuntime, Runtime
-from durable_backend._engine import invocation_flow
+from durable_backend._engine import Execution, MakeExecution, invocation_flow
 from durable_backend._serdes import SerDes, serdes_for
 
 if TYPE_CHECKING:
@@ -156,10 +156,18 @@ class DurableHandler(_Handler[Callable[[I, DurableContext], O], DurableBackend],
         return self._backend
 
     def __call__(self, event: Any, lambda_context: Any = None) -> LambdaOutput:
+        return self._run(event, lambda_context)
+
+    def _run(
+        self, event: Any, lambda_context: Any, make_execution: MakeExecution = Execution
+    ) -> LambdaOutput:
+        """One invocation; the Replayer passes a replay-only ``make_execution``."""
         settings = self._settings
         make_context = sync_context_factory(settings.logger, lambda_context)
         output: LambdaOutput = Runtime(self.backend, make_context).drive(
-            invocation_flow(event, self.fn, settings.input_serdes, settings.result_serdes)
+            invocation_flow(
+                event, self.fn, settings.input_serdes, settings.result_serdes, make_execution
+            )
         )
         return output
 
@@ -207,10 +215,18 @@ class AsyncDurableHandler(
         return _thread_loop().run_until_complete(self.run_async(event, lambda_context))
 
     async def run_async(self, event: Any, lambda_context: Any = None) -> LambdaOutput:
+        return await self._run(event, lambda_context)
+
+    async def _run(
+        self, event: Any, lambda_context: Any, make_execution: MakeExecution = Execution
+    ) -> LambdaOutput:
+        """One invocation; the Replayer passes a replay-only ``make_execution``."""
         settings = self._settings
         make_context = async_context_factory(settings.logger, lambda_context)
         output: LambdaOutput = await AsyncRuntime(self.backend, make_context).drive(
-            invocation_flow(event, self.fn, settings.input_serdes, settings.result_serdes)
+            invocation_flow(
+                event, self.fn, settings.input_serdes, settings.result_serdes, make_execution
+            )
         )
         return output
 

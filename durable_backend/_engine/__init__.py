@@ -37,7 +37,14 @@ from durable_backend._engine._flows import (
     wait_for_callback_flow,
 )
 from durable_backend._engine._ids import IdSequence, operation_id
-from durable_backend._engine._invocation import invocation_flow
+from durable_backend._engine._invocation import MakeExecution, invocation_flow
+from durable_backend._engine._replay import (
+    Mismatch,
+    OperationShape,
+    ReplayExecution,
+    ReplayFrontier,
+)
+from durable_backend._engine._values import draw_float, draw_uuid, now_flow
 
 __all__ = [
     "SLOW_BODY_SECONDS",
@@ -56,6 +63,11 @@ __all__ = [
     "InvocationRevoked",
     "Landed",
     "LetOthersJoin",
+    "MakeExecution",
+    "Mismatch",
+    "OperationShape",
+    "ReplayExecution",
+    "ReplayFrontier",
     "RunBranches",
     "RunInContext",
     "RunUserCode",
@@ -67,10 +79,13 @@ __all__ = [
     "child_flow",
     "commit_flow",
     "create_callback_flow",
+    "draw_float",
+    "draw_uuid",
     "error_object",
     "flush_flow",
     "invocation_flow",
     "invoke_flow",
+    "now_flow",
     "operation_id",
     "pages_flow",
     "step_flow",

@@ -64,14 +64,7 @@ class Execution:
         if op.type is not op_type or (op.sub_type or None) != sub_type or (
             op.name or None
         ) != (name or None):
-            error = NonDeterministicExecutionError(
-                f"Non-deterministic execution at operation {op_id}: the history has "
-                f"{_describe(op.type, op.sub_type, op.name)} but the code now calls "
-                f"{_describe(op_type, sub_type, name)}. Code that decides which durable "
-                "operations run must behave the same on every replay."
-            )
-            self.fatal = error
-            raise error
+            raise self.diverged(op, op_type, sub_type, name)
         if op.status.is_terminal:
             unvisited = self._unvisited
             unvisited.discard(op_id)
@@ -83,15 +76,33 @@ class Execution:
             self.replaying = False
         return op
 
+    def diverged(
+        self, op: Operation, op_type: OperationType, sub_type: str | None, name: str | None
+    ) -> NonDeterministicExecutionError:
+        """The error for a call that is not the recorded one; it also fails the execution."""
+        error = NonDeterministicExecutionError(
+            f"Non-deterministic execution at operation {op.id}: the history has "
+            f"{describe(op.type, op.sub_type, op.name)} but the code now calls "
+            f"{describe(op_type, sub_type, name)}. Code that decides which durable "
+            "operations run must behave the same on every replay."
+        )
+        self.fatal = error
+        return error
+
 
 def _replayed_ids(operations: dict[str, Operation]) -> set[str]:
-    """The finished operations this invocation will read back on replay.
+    """The finished operations this invocation will read back on replay."""
+    return {op.id for op in read_back(operations) if op.status.is_terminal}
+
+
+def read_back(operations: dict[str, Operation]) -> list[Operation]:
+    """The recorded operations a replay looks up, in recorded order.
 
     Children of a finished context are left out unless it replays its children: replay reads
     the context's result instead (the service hides them; AWS's emulator does not).
     """
 
-    def read_back(op: Operation) -> bool:
+    def visible(op: Operation) -> bool:
         parent = operations.get(op.parent_id) if op.parent_id else None
         while parent is not None:
             details = parent.context_details
@@ -100,13 +111,14 @@ def _replayed_ids(operations: dict[str, Operation]) -> set[str]:
             parent = operations.get(parent.parent_id) if parent.parent_id else None
         return True
 
-    return {
-        op.id
+    return [
+        op
         for op in operations.values()
-        if op.type is not OperationType.EXECUTION and op.status.is_terminal and read_back(op)
-    }
+        if op.type is not OperationType.EXECUTION and visible(op)
+    ]
 
 
-def _describe(op_type: OperationType, sub_type: str | None, name: str | None) -> str:
+def describe(op_type: OperationType, sub_type: str | None, name: str | None) -> str:
+    """``STEP/Step named 'charge'``: how errors and the Replayer name an operation."""
     label = f"{op_type.value}/{sub_type or '-'}"
     return f"{label} named {name!r}" if name else f"{label} (unnamed)"

@@ -36,6 +36,9 @@ from durable_backend._serdes import SerDes, SerDesContext, deserialize, serializ
 
 _initial_state = event_converter.get_structure_hook(InitialExecutionState)
 
+MakeExecution = Callable[[str, str, tuple[Operation, ...]], Execution]
+"""Builds the invocation's replay state; the Replayer's builds a replay-only one."""
+
 
 @frozen
 class DecodedEvent:
@@ -99,6 +102,7 @@ def invocation_flow(
     handler: Callable[..., Any],
     input_serdes: SerDes[Any],
     result_serdes: SerDes[Any],
+    make_execution: MakeExecution = Execution,
     now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
 ) -> Generator[Effect, Any, dict[str, Any]]:
     """Decode ``event``, read the rest of the operation log, run ``handler(input, root
@@ -109,7 +113,7 @@ def invocation_flow(
         operations += yield from pages_flow(decoded.arn, decoded.token, decoded.next_marker)
     except Exception as error:
         return _backend_failed(error)
-    execution = Execution(decoded.arn, decoded.token, operations)
+    execution = make_execution(decoded.arn, decoded.token, operations)
     own_id = execution_id(execution.arn)
     try:
         user_input = deserialize(

@@ -9,10 +9,24 @@ result = run_workflow(handler, {"order": 1}, stubs={"charge": {"ok": True}},
 assert result.assert_succeeded() == {...}
 result.assert_pure_replay()
 ```
+
+Gate a deploy on recorded histories (see ``Replayer``)::
+
+    assert_replays(handler, "tests/histories")
 """
 
+from durable_backend._determinism import NondeterministicCallError
 from durable_backend.local._recording import CheckpointCall, StateCall
 from durable_backend.local._runner import PendingCallback
+from durable_backend.testing._histories import (
+    History,
+    HistoryFormatError,
+    histories_from_aws,
+    histories_from_directory,
+    histories_from_sqlite,
+    history_from_json,
+    operations_from_events,
+)
 from durable_backend.testing._kit import (
     Workflow,
     WorkflowAssertionError,
@@ -20,16 +34,36 @@ from durable_backend.testing._kit import (
     run_workflow,
     run_workflow_async,
 )
+from durable_backend.testing._replayer import (
+    Divergence,
+    Replayer,
+    ReplayIncompatibleError,
+    ReplayResult,
+    assert_replays,
+)
 from durable_backend.testing._stubs import StubbingContext
 
 __all__ = [
     "CheckpointCall",
+    "Divergence",
+    "History",
+    "HistoryFormatError",
+    "NondeterministicCallError",
     "PendingCallback",
+    "ReplayIncompatibleError",
+    "ReplayResult",
+    "Replayer",
     "StateCall",
     "StubbingContext",
     "Workflow",
     "WorkflowAssertionError",
     "WorkflowResult",
+    "assert_replays",
+    "histories_from_aws",
+    "histories_from_directory",
+    "histories_from_sqlite",
+    "history_from_json",
+    "operations_from_events",
     "run_workflow",
     "run_workflow_async",
 ]

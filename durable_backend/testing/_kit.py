@@ -17,6 +17,7 @@ from typing import Any
 from attrs import frozen
 
 from durable_backend._codec import event_converter, to_wire
+from durable_backend._determinism import DeterminismGuard
 from durable_backend._handler import AsyncDurableHandler, DurableHandler, durable_execution
 from durable_backend._models import (
     DurableInvocationInput,
@@ -229,6 +230,16 @@ def _with_stubs(handler: HandlerLike, stubs: Mapping[str, object]) -> HandlerLik
     return stubbed(handler, stubs)
 
 
+def guarded(handler: HandlerLike, guard: DeterminismGuard) -> HandlerLike:
+    """``handler`` with the determinism guard armed while it runs, keeping a decorated
+    handler's own options."""
+    if isinstance(handler, DurableHandler):
+        return handler.with_function(guard.guarding(handler.fn))
+    if isinstance(handler, AsyncDurableHandler):
+        return handler.with_function(guard.guarding(handler.fn))
+    return guard.guarding(handler)
+
+
 def _over(handler: HandlerLike, probe: ReplayProbe | AsyncReplayProbe) -> Callable[..., Any]:
     """``handler`` over the replay probe, keeping a decorated handler's own options."""
     if isinstance(handler, AsyncDurableHandler) and isinstance(probe, AsyncReplayProbe):
@@ -247,6 +258,10 @@ class Workflow:
     real chained-invoke targets. ``callbacks`` answers callbacks by name (the
     ``wait_for_callback`` name or the callback's own): a result (non-strings are sent as JSON),
     an exception (a failure), or a function of the callback id.
+
+    ``strict`` arms the determinism guard: orchestration code (outside steps) that calls
+    ``time.time``, ``datetime.now``, ``random.*`` or ``uuid.uuid4`` raises
+    ``NondeterministicCallError`` naming the line, and so does ``run``.
     """
 
     def __init__(
@@ -258,11 +273,15 @@ class Workflow:
         callbacks: Mapping[str, object] | None = None,
         time_skipping: bool = True,
         runner: LocalRunner | None = None,
+        strict: bool = False,
     ) -> None:
         self.runner = runner or LocalRunner(time_skipping=time_skipping)
         self.stubs = dict(stubs or {})
         self.callbacks = dict(callbacks or {})
         self.handler = _with_stubs(handler, self.stubs)
+        self.guard = DeterminismGuard() if strict else None
+        if self.guard is not None:
+            self.handler = guarded(self.handler, self.guard)
         for name, target in (functions or {}).items():
             self.runner.register(name, _with_stubs(target, self.stubs))
         self.arn: str | None = None
@@ -279,7 +298,7 @@ class Workflow:
         run = self.runner.resume(
             self._arn(), on_callback=self._on_callback, on_invoke=self._on_invoke
         )
-        return WorkflowResult(run, self.handler)
+        return self._result(run)
 
     async def run_async(self, input: object = None, **options: Any) -> WorkflowResult:
         """``run`` from inside an event loop (an ``async def`` test)."""
@@ -290,6 +309,13 @@ class Workflow:
         run = await self.runner.resume_async(
             self._arn(), on_callback=self._on_callback, on_invoke=self._on_invoke
         )
+        return self._result(run)
+
+    def _result(self, run: RunResult) -> WorkflowResult:
+        """The run's result; in strict mode, the first nondeterministic call is raised even
+        if the workflow caught it."""
+        if self.guard is not None and self.guard.violation is not None:
+            raise self.guard.violation
         return WorkflowResult(run, self.handler)
 
     # ------------------------------------------------------------------ callbacks by name
@@ -350,10 +376,16 @@ def run_workflow(
     stubs: Mapping[str, object] | None = None,
     callbacks: Mapping[str, object] | None = None,
     functions: Mapping[str, HandlerLike] | None = None,
+    strict: bool = False,
 ) -> WorkflowResult:
     """Run ``handler`` on a fresh in-memory local backend in one call; see ``Workflow``."""
     workflow = Workflow(
-        handler, stubs=stubs, functions=functions, callbacks=callbacks, time_skipping=time_skipping
+        handler,
+        stubs=stubs,
+        functions=functions,
+        callbacks=callbacks,
+        time_skipping=time_skipping,
+        strict=strict,
     )
     try:
         return workflow.run(input)
@@ -369,10 +401,16 @@ async def run_workflow_async(
     stubs: Mapping[str, object] | None = None,
     callbacks: Mapping[str, object] | None = None,
     functions: Mapping[str, HandlerLike] | None = None,
+    strict: bool = False,
 ) -> WorkflowResult:
     """``run_workflow`` for ``async def`` tests."""
     workflow = Workflow(
-        handler, stubs=stubs, functions=functions, callbacks=callbacks, time_skipping=time_skipping
+        handler,
+        stubs=stubs,
+        functions=functions,
+        callbacks=callbacks,
+        time_skipping=time_skipping,
+        strict=strict,
     )
     try:
         return await workflow.run_async(input)
