@@ -1,5 +1,6 @@
 """``durable-backend`` / ``python -m durable_backend``: run durable handlers on the local SQLite
-backend, list executions, show a history as a timeline tree, list and answer callbacks.
+backend, list executions, show a history as a timeline tree, list and answer callbacks, and
+replay recorded histories with the current code.
 
 Every user mistake (a bad module path, bad JSON, an unknown execution or callback id) ends with
 one line on stderr and exit code 2, never a traceback. Output fits the terminal (or
@@ -26,12 +27,14 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, NoReturn
 
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console, Group
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from durable_backend import _cli_replay as replay_command
 from durable_backend._errors import DurableError
 from durable_backend._handler import AsyncDurableHandler, DurableHandler
 from durable_backend._models import ErrorObject, ExecutionStatus
@@ -446,6 +449,14 @@ def _callbacks(args: argparse.Namespace, out: Console) -> int:
     return 0
 
 
+def _replay(args: argparse.Namespace, out: Console) -> int:
+    handler = _load_object(args.target)
+    try:
+        return replay_command.replay(handler, args, out)
+    except (ValueError, OSError, BotoCoreError, ClientError) as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _callback(args: argparse.Namespace, out: Console) -> int:
     _require_db(args.db)
     arn, _ = rules.parse_callback_id(args.callback_id, "SendDurableExecutionCallback")
@@ -597,6 +608,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_json(callbacks, "the callbacks")
     add_db(callbacks)
     callbacks.set_defaults(func=_callbacks)
+
+    replay = commands.add_parser("replay", help="check that recorded executions still replay",
+                                 description=replay_command.DESCRIPTION)
+    replay_command.add_arguments(replay)
+    add_db(replay)
+    replay.set_defaults(func=_replay)
 
     callback = commands.add_parser(
         "callback", help="answer a callback", description="Send a callback's answer."

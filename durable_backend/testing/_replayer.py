@@ -164,8 +164,6 @@ class Replayer:
             return ReplayResult(
                 history, *counts, _divergence(mismatch.recorded, by_id, mismatch.new)
             )
-        if missing and output.get("Status") in ("SUCCEEDED", "FAILED"):
-            return ReplayResult(history, *counts, _divergence(missing[0], by_id, None))
         error = output.get("Error") or {}
         if (
             output.get("Status") == "FAILED"
@@ -178,6 +176,8 @@ class Replayer:
                 error=f"the code raises {error.get('ErrorType')} on replay: "
                 f"{error.get('ErrorMessage')}",
             )
+        if missing and output.get("Status") in ("SUCCEEDED", "FAILED"):
+            return ReplayResult(history, *counts, _divergence(missing[0], by_id, None))
         return ReplayResult(history, *counts)
 
     def replay_all(self, histories: Iterable[History]) -> list[ReplayResult]:
