@@ -12,7 +12,7 @@ from collections.abc import Callable
 from types import FunctionType
 from typing import Any, NoReturn
 
-_RESOLVED: dict[tuple[object, str], object] = {}
+_RESOLVED: dict[tuple[object, str | None, str], object] = {}
 
 
 def _hints(fn: Callable[..., Any]) -> dict[str, object]:
@@ -30,7 +30,11 @@ def return_annotation(fn: Callable[..., Any]) -> object | None:
     found: object = annotations["return"]
     if not isinstance(found, str):
         return found
-    key = (getattr(fn, "__code__", fn), "return")
+    while (inner := getattr(fn, "__wrapped__", None)) is not None:
+        fn = inner  # a decorator's wrapper code is shared by every function it wraps
+    code = getattr(fn, "__code__", fn)
+    # Equal code objects from different files compare (and hash) equal: key by file too.
+    key = (code, getattr(code, "co_filename", None), "return")
     if key not in _RESOLVED:
         _RESOLVED[key] = _hints(fn).get("return")
     return _RESOLVED[key]

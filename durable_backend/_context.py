@@ -28,7 +28,7 @@ from durable_backend._config import (
     WaitForCallbackConfig,
     WaitForConditionConfig,
 )
-from durable_backend._determinism import step_body
+from durable_backend._determinism import orchestration_body, step_body
 from durable_backend._drive import AsyncRuntime, Runtime
 from durable_backend._duration import Duration, duration_seconds
 from durable_backend._engine import (
@@ -209,7 +209,7 @@ class _Shell:
             scope.ids.next(),
             _resolve_name(name, func),
             config.sub_type or OperationSubType.RUN_IN_CHILD_CONTEXT.value,
-            func,
+            orchestration_body(func),
             serdes_for(return_annotation(func), config.serdes),
             config.summary_generator,
             in_branch=scope.in_branch,
@@ -226,6 +226,7 @@ class _Shell:
         config = config or MapConfig()
         items = list(items)
         namer = config.item_namer
+        func = orchestration_body(func)
 
         def branch(index: int) -> tuple[str, Callable[[Any], Any]]:
             item = items[index]
@@ -258,7 +259,7 @@ class _Shell:
             (
                 (branch.name if isinstance(branch, ParallelBranch) else None)
                 or f"parallel-branch-{index}",
-                branch,
+                orchestration_body(branch),
             )
             for index, branch in enumerate(branches)
         ]

@@ -5,8 +5,10 @@ it reads from the clock or a random source differs between runs, and so may the 
 decides to call. While a guard is armed, a profile hook watches calls made *from the user's
 own code* (not the standard library, installed packages or this SDK) to ``time.time``,
 ``datetime.now`` and friends, the module-level ``random`` functions and ``uuid.uuid1/4``, and
-raises ``NondeterministicCallError`` naming the line, unless a step body is running: inside a
-step those calls are fine, because a step's result is checkpointed once.
+raises ``NondeterministicCallError`` naming the line. Only code marked as orchestration is
+checked (the handler, child context and branch bodies, on whatever thread or task runs them);
+inside a step those calls are fine, because a step's result is checkpointed once, and other
+threads of the process are none of the guard's business.
 
 A hook (``sys.setprofile``) rather than patching: ``from time import time`` or
 ``datetime.now`` (an immutable C type) cannot be patched after the fact. The hook costs a
@@ -35,8 +37,10 @@ from durable_backend._errors import NonDeterministicExecutionError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_IN_STEP: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "durable_backend_in_step", default=False
+ORCHESTRATION = "orchestration"
+STEP = "step"
+_ROLE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "durable_backend_role", default=None
 )
 
 _C_CALLS: dict[object, str] = {
@@ -105,20 +109,21 @@ class DeterminismGuard:
                     _active = None
 
     def guarding(self, fn: F) -> F:
-        """``fn`` (a handler function, sync or async) with the guard armed while it runs."""
+        """``fn`` (a handler function, sync or async) as orchestration code, with the guard
+        armed while it runs."""
         if inspect.iscoroutinefunction(fn):
 
             @functools.wraps(fn)
             async def guarded_async(*args: Any, **kwargs: Any) -> Any:
                 with self.armed():
-                    return await fn(*args, **kwargs)
+                    return await _in_role(ORCHESTRATION, fn(*args, **kwargs))
 
             return guarded_async  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def guarded(*args: Any, **kwargs: Any) -> Any:
             with self.armed():
-                return fn(*args, **kwargs)
+                return _call_in_role(ORCHESTRATION, fn, args, kwargs)
 
         return guarded  # type: ignore[return-value]
 
@@ -145,7 +150,7 @@ class DeterminismGuard:
             user = self._user_code[code] = not (
                 name.startswith("<") or name.startswith(_NOT_USER_CODE)
             )
-        if not user or _IN_STEP.get():
+        if not user or _ROLE.get() != ORCHESTRATION:
             return
         error = NondeterministicCallError(
             f"{what} called in orchestration code at {code.co_filename}:{caller.f_lineno} "
@@ -164,37 +169,50 @@ _active: DeterminismGuard | None = None
 def step_body(fn: F) -> F:
     """``fn`` marked as a step body while a guard is armed (clock and random are fine there);
     ``fn`` itself otherwise, so unguarded runs pay nothing."""
+    return _marked(fn, STEP)
+
+
+def orchestration_body(fn: F) -> F:
+    """``fn`` (a child context or branch body) marked as orchestration while a guard is armed:
+    the sync twin runs branches on threads of their own, which inherit no context."""
+    return _marked(fn, ORCHESTRATION)
+
+
+def _marked(fn: F, role: str) -> F:
     if _active is None:
         return fn
     if inspect.iscoroutinefunction(fn):
 
         @functools.wraps(fn)
-        async def in_step_async(*args: Any) -> Any:
-            token = _IN_STEP.set(True)
-            try:
-                return await fn(*args)
-            finally:
-                _IN_STEP.reset(token)
+        async def marked_async(*args: Any) -> Any:
+            return await _in_role(role, fn(*args))
 
-        return in_step_async  # type: ignore[return-value]
+        return marked_async  # type: ignore[return-value]
 
     @functools.wraps(fn)
-    def in_step(*args: Any) -> Any:
-        token = _IN_STEP.set(True)
-        try:
-            result = fn(*args)
-        finally:
-            _IN_STEP.reset(token)
-        if inspect.isawaitable(result):
-            return _awaited_in_step(result)
-        return result
+    def marked(*args: Any) -> Any:
+        return _call_in_role(role, fn, args, {})
 
-    return in_step  # type: ignore[return-value]
+    return marked  # type: ignore[return-value]
 
 
-async def _awaited_in_step(awaitable: Awaitable[Any]) -> Any:
-    token = _IN_STEP.set(True)
+def _call_in_role(
+    role: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Call ``fn`` in ``role``; an awaitable it returns is awaited in that role too."""
+    token = _ROLE.set(role)
+    try:
+        result = fn(*args, **kwargs)
+    finally:
+        _ROLE.reset(token)
+    if inspect.isawaitable(result):
+        return _in_role(role, result)
+    return result
+
+
+async def _in_role(role: str, awaitable: Awaitable[Any]) -> Any:
+    token = _ROLE.set(role)
     try:
         return await awaitable
     finally:
-        _IN_STEP.reset(token)
+        _ROLE.reset(token)

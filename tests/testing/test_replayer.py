@@ -142,7 +142,7 @@ def test_removing_the_last_call_of_a_finished_execution_is_reported(twin: str) -
     history = record(finished, twin)
     assert history.status == "SUCCEEDED"
     result = Replayer(program(finished[:2], twin)).replay(history)
-    assert result.divergence is not None
+    assert result.divergence is not None, str(result)
     assert result.divergence.new is None
     assert str(result.divergence) == (
         "at position 3 the history has STEP/Step named 'b', which the code no longer calls"

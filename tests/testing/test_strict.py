@@ -167,3 +167,17 @@ def test_library_code_reading_the_clock_is_not_flagged() -> None:
         return "ok"
 
     assert run_workflow(handler, strict=True).assert_succeeded() == "ok"
+
+
+def test_guarded_handlers_keep_their_own_result_types() -> None:
+    """Every guarded handler shares the guard's wrapper code: serdes must come from the
+    handler's own annotations, not from the first wrapper seen."""
+
+    def counts(event: Any, ctx: db.DurableContext) -> dict[str, int]:
+        return {"n": 1}
+
+    def text(event: Any, ctx: db.DurableContext) -> str:
+        return "plain"
+
+    assert run_workflow(counts, strict=True).assert_succeeded() == {"n": 1}
+    assert run_workflow(text, strict=True).assert_succeeded() == "plain"
