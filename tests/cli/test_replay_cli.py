@@ -4,7 +4,6 @@ copy of the example workflow, and one-line usage errors."""
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,10 @@ from pathlib import Path
 import pytest
 
 from durable_backend.cli import main
-from tests.cli.test_cli import ORDER, run_cli
+from durable_backend.local import LocalBackend
+from tests.cli.test_cli import ORDER, columns, run_cli, suspend
+
+__all__ = ["columns"]  # the CLI tests' 80-column terminal applies here too
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "order_workflow.py"
 
@@ -33,12 +35,12 @@ def changed_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
 
 
 def suspended_order(capsys: pytest.CaptureFixture[str], db: str) -> str:
-    code, out, _ = run_cli(
-        capsys, "run", ORDER, "--input", '{"order_id": "o-1", "amount": 500}', "--db", db
-    )
-    resume = re.search(r"--resume '([^']+)'", out)
-    assert code == 0 and resume
-    return resume.group(1)
+    """Run a large order until it waits for approval; its ARN."""
+    suspend(capsys, db)
+    with LocalBackend(db) as backend:
+        [execution] = backend.list_executions()["DurableExecutions"]
+    arn: str = execution["DurableExecutionArn"]
+    return arn
 
 
 def test_replay_the_local_database(
@@ -63,8 +65,6 @@ def test_replay_json_exports(
     capsys: pytest.CaptureFixture[str], db: str, tmp_path: Path, changed_order: str
 ) -> None:
     arn = suspended_order(capsys, db)
-    from durable_backend.local import LocalBackend
-
     with LocalBackend(db) as backend:
         events = backend.history_events(arn)
     exports = tmp_path / "histories"
