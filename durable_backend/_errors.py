@@ -26,6 +26,18 @@ class TerminationReason(Enum):
     SERIALIZATION_ERROR = "SERIALIZATION_ERROR"
 
 
+def error_message(error: BaseException) -> str:
+    """``str(error)``, or a message naming its class when that ``__str__`` itself raises: a
+    failure must still be recorded, and a broken message must not replace it."""
+    try:
+        return str(error)
+    except Exception as broken:
+        return (
+            f"<{type(error).__name__}: its message could not be read "
+            f"({type(broken).__name__} in __str__)>"
+        )
+
+
 class DurableExecutionsError(Exception):
     """Base of the errors a durable function's own code sees (official SDK name)."""
 

@@ -17,7 +17,7 @@ from enum import StrEnum
 from attrs import field, frozen
 
 from durable_backend._duration import Duration, DurationLike, duration_seconds
-from durable_backend._errors import ValidationError
+from durable_backend._errors import ValidationError, error_message
 
 _RNG = random.Random()
 
@@ -196,7 +196,7 @@ def _error_filter(
             return True
         if not substrings and not regexes:
             return False
-        text = str(error)
+        text = error_message(error)
         return any(s in text for s in substrings) or any(r.search(text) for r in regexes)
 
     return matches

@@ -15,7 +15,7 @@ from typing import Any
 from durable_backend._batch import BatchItem, BatchItemStatus, BatchResult, CompletionTracker
 from durable_backend._config import CompletionConfig, WaitForConditionConfig
 from durable_backend._engine._checkpoints import SuspendExecution
-from durable_backend._engine._effects import RunBranches, RunUserCode, Suspend
+from durable_backend._engine._effects import RunBranches, RunUserCode
 from durable_backend._engine._execution import Execution
 from durable_backend._engine._flows import (
     Flow,
@@ -179,7 +179,9 @@ def batch_flow(
     if run.fatal is not None:
         raise run.fatal
     if run.reason is None:
-        yield Suspend(f"{sub_type} {name or op_id} waits for {run.suspended} branch(es)")
+        yield from scope.suspend(
+            f"{sub_type} {name or op_id} waits for {run.suspended} branch(es)"
+        )
     result = run.result()
     if op is not None and op.status.is_terminal:
         return result
@@ -215,7 +217,9 @@ def wait_for_condition_flow(
         if op.status is OperationStatus.FAILED:
             raise WaitForConditionError.from_error_object(details.error if details else None)
         if op.status is OperationStatus.PENDING:
-            yield Suspend(f"wait_for_condition {name or op_id} waits for its next poll")
+            yield from scope.suspend(
+                f"wait_for_condition {name or op_id} waits for its next poll"
+            )
         attempts = (details.attempt or 0) if details else 0
         state_payload = details.result if details else None
         started = op.status is OperationStatus.STARTED
@@ -258,6 +262,6 @@ def wait_for_condition_flow(
                 ),
             )
         )
-        yield Suspend(f"wait_for_condition {name or op_id} polls again in {delay} s")
+        yield from scope.suspend(f"wait_for_condition {name or op_id} polls again in {delay} s")
     yield scope.commit((update(OperationAction.SUCCEED, payload=payload),))
     return scope.decode(serdes, payload, op_id)

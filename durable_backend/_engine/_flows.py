@@ -10,11 +10,12 @@ from __future__ import annotations
 import inspect
 import traceback
 from collections.abc import Callable, Generator
-from typing import Any
+from typing import Any, NoReturn
 
 from durable_backend._annotations import callable_name
 from durable_backend._codec import utf8_size
 from durable_backend._config import CallbackConfig, StepConfig, StepSemantics
+from durable_backend._engine._checkpoints import SuspendExecution
 from durable_backend._engine._effects import Commit, Effect, RunInContext, RunUserCode, Suspend
 from durable_backend._engine._execution import Execution
 from durable_backend._engine._ids import IdSequence
@@ -29,6 +30,7 @@ from durable_backend._errors import (
     SerDesError,
     StepError,
     StepInterruptedError,
+    error_message,
     rebuild_operation_error,
     wire_error_type,
 )
@@ -94,7 +96,7 @@ def error_object(error: BaseException) -> ErrorObject:
         data = error.data
         stack = tuple(error.stack_trace) if error.stack_trace is not None else None
     else:
-        message = str(error)
+        message = error_message(error)
         error_type = type(error).__name__
         data = None
         stack = tuple(
@@ -102,12 +104,12 @@ def error_object(error: BaseException) -> ErrorObject:
             for line in traceback.format_tb(error.__traceback__)[-_STACK_LINES:]
         ) or None
     budget = MAX_ERROR_BYTES - 1024
-    message = message[: budget // 2]
+    message = _clip_utf8(message, budget // 2)
     if stack is not None:
         kept: list[str] = []
-        room = budget - len(message) - len(data or "")
+        room = budget - utf8_size(message) - utf8_size(data or "")
         for line in reversed(stack):
-            room -= len(line) + 8
+            room -= utf8_size(line) + 8
             if room < 0:
                 break
             kept.append(line)
@@ -115,6 +117,14 @@ def error_object(error: BaseException) -> ErrorObject:
     return ErrorObject(
         error_message=message, error_type=error_type, error_data=data, stack_trace=stack
     )
+
+
+def _clip_utf8(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes (the service's limits count bytes),
+    never inside a character."""
+    if len(text) * 4 <= limit:
+        return text
+    return text.encode("utf-8", "surrogatepass")[:limit].decode("utf-8", "ignore")
 
 
 class Scope:
@@ -152,6 +162,16 @@ class Scope:
 
     def commit(self, updates: tuple[OperationUpdate, ...], durable: bool = True) -> Commit:
         return Commit(self.execution, updates, durable)
+
+    def suspend(self, reason: str) -> Generator[Effect, Any, NoReturn]:
+        """End the invocation as PENDING. The driver throws the suspension back in once the
+        invocation is quiet; from then on this context remembers it (see ``IdSequence``)."""
+        try:
+            yield Suspend(reason)
+        except SuspendExecution:
+            self.ids.suspended = self.ids.suspended or reason
+            raise
+        raise SuspendExecution(reason)
 
     def serdes_context(self, op_id: str) -> SerDesContext:
         return SerDesContext(operation_id=op_id, durable_execution_arn=self.execution.arn)
@@ -208,7 +228,7 @@ def step_flow(
         if status is OperationStatus.FAILED:
             raise StepError.from_error_object(details.error if details else None)
         if status is OperationStatus.PENDING:
-            yield Suspend(f"step {name or op_id} waits for its next attempt")
+            yield from scope.suspend(f"step {name or op_id} waits for its next attempt")
         attempts = (details.attempt or 0) if details else 0
         started = status is OperationStatus.STARTED
     attempt = attempts + 1
@@ -265,7 +285,7 @@ def step_flow(
                 ),
             )
         )
-        yield Suspend(f"step {name or op_id} retries in {delay} s")
+        yield from scope.suspend(f"step {name or op_id} retries in {delay} s")
     yield scope.commit(
         (scope.update(op_id, _STEP_TYPE, OperationAction.FAIL, sub_type, name, error=wire_error),)
     )
@@ -292,7 +312,7 @@ def wait_flow(scope: Scope, op_id: str, name: str | None, seconds: int) -> Flow:
         )
     elif op.status.is_terminal:
         return None
-    yield Suspend(f"wait {name or op_id} for {seconds} s")
+    yield from scope.suspend(f"wait {name or op_id} for {seconds} s")
 
 
 def create_callback_flow(
@@ -347,7 +367,7 @@ def callback_result_flow(
     if status.is_terminal:
         raise CallbackExternalError.from_error_object(error)
     scope.execution.replaying = False
-    yield Suspend(f"callback {name or op_id} has not been answered yet")
+    yield from scope.suspend(f"callback {name or op_id} has not been answered yet")
 
 
 def invoke_flow(
@@ -385,7 +405,7 @@ def invoke_flow(
             return scope.decode(result_serdes, details.result if details else None, op_id)
         if op.status.is_terminal:
             raise InvokeError.from_error_object(details.error if details else None)
-    yield Suspend(f"invoke {name or op_id} of {function_name} is running")
+    yield from scope.suspend(f"invoke {name or op_id} of {function_name} is running")
 
 
 def child_flow(
@@ -429,7 +449,15 @@ def child_flow(
             value = yield from body(ids)
         else:
             value = yield RunInContext(body, Scope(execution, ids, in_branch))
+        if ids.suspended is not None:  # the body caught its suspension and returned
+            raise SuspendExecution(ids.suspended)
+    except SuspendExecution as suspension:
+        scope.ids.suspended = scope.ids.suspended or str(suspension)
+        raise
     except Exception as error:
+        if ids.suspended is not None:  # the body caught its suspension and raised instead
+            scope.ids.suspended = scope.ids.suspended or ids.suspended
+            raise SuspendExecution(ids.suspended) from error
         if op is None or not op.status.is_terminal:
             yield scope.commit(
                 (

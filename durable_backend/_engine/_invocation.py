@@ -124,12 +124,17 @@ def invocation_flow(
     root = Scope(execution, IdSequence(None))
     try:
         value = yield RunInContext(lambda ctx: handler(user_input, ctx), root)
+        if root.ids.suspended is not None:  # the handler caught its suspension and returned
+            raise SuspendExecution(root.ids.suspended)
     except SuspendExecution:
         return (yield from _flush(root, ())) or _finished("PENDING")
     except CheckpointFailed as failed:
         return _backend_failed(failed.error)
     except Exception as error:
         failure = execution.queue.failure or execution.fatal or error
+        if failure is error and root.ids.suspended is not None:
+            # The handler caught its suspension and raised instead: it still suspends.
+            return (yield from _flush(root, ())) or _finished("PENDING")
         if isinstance(failure, InvocationError):
             return _backend_failed(failure)
         return (yield from _flush(root, ())) or _finished("FAILED", error=error_object(failure))

@@ -12,9 +12,14 @@ from typing import Any
 import pytest
 
 import durable_backend as db
+from durable_backend._codec import to_wire
 from durable_backend._models import OperationAction as A
 from durable_backend._models import OperationType as T
-from durable_backend._protocol import MAX_EXECUTION_RESULT_BYTES, MAX_PAYLOAD_BYTES
+from durable_backend._protocol import (
+    MAX_ERROR_BYTES,
+    MAX_EXECUTION_RESULT_BYTES,
+    MAX_PAYLOAD_BYTES,
+)
 from tests.engine.conftest import Twin
 
 MiB = 1024 * 1024
@@ -121,3 +126,20 @@ def test_child_context_limit_counts_utf8_bytes_with_a_custom_serdes(twin: Twin) 
                   if u.type is T.CONTEXT and u.action is A.SUCCEED]
     assert succeed.payload == ""
     assert succeed.context_options is not None and succeed.context_options.replay_children
+
+
+def test_a_long_non_ascii_error_is_kept_within_32_kib_of_utf8(twin: Twin) -> None:
+    def fail(_: Any) -> None:
+        raise RuntimeError("\U0001f600" * 40_000)
+
+    def scenario(event: Any, ctx: Any) -> Any:
+        yield ctx.step(fail, config=db.StepConfig(retry_strategy=db.RetryPresets.none()))
+
+    outcome = twin.run(scenario)
+    assert outcome.status == "FAILED"
+    (fail_update,) = [u for c in outcome.backend.checkpoint_calls() for u in c.updates
+                      if u.type is T.STEP and u.action is A.FAIL]
+    error = fail_update.error
+    assert error is not None and (error.error_message or "").startswith("\U0001f600" * 3)
+    wire = json.dumps(to_wire(error), ensure_ascii=False).encode()
+    assert len(wire) <= MAX_ERROR_BYTES
