@@ -8,7 +8,7 @@ driver. The sync twin returns the value; the async twin returns an awaitable, so
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar, overload
 from uuid import UUID
@@ -130,6 +130,14 @@ class _Shell:
     def execution_context(self) -> ExecutionContext:
         return ExecutionContext(self._scope.execution.arn)
 
+    def _called(self, what: str, name: str | None) -> str:
+        """The next operation id, noted as called until its flow starts: an async call whose
+        awaitable is dropped never starts, and the engine then fails the invocation."""
+        scope = self._scope
+        op_id = scope.ids.next()
+        scope.execution.called(op_id, what, name)
+        return op_id
+
     def _step_flow(
         self, func: Callable[..., Any], name: str | None, config: StepConfig | None
     ) -> Flow:
@@ -137,7 +145,7 @@ class _Shell:
         config = config or _DEFAULT_STEP
         return step_flow(
             scope,
-            scope.ids.next(),
+            self._called("step", name),
             _resolve_name(name, func),
             step_body(func),
             config,
@@ -148,11 +156,11 @@ class _Shell:
     def _wait_flow(self, duration: Duration | timedelta | int, name: str | None) -> Flow:
         seconds = duration_seconds(duration, what="wait duration")
         scope = self._scope
-        return wait_flow(scope, scope.ids.next(), name, seconds)
+        return wait_flow(scope, self._called("wait", name), name, seconds)
 
     def _callback_flow(self, name: str | None, config: CallbackConfig | None) -> tuple[Flow, str]:
         scope = self._scope
-        op_id = scope.ids.next()
+        op_id = self._called("create_callback", name)
         return create_callback_flow(scope, op_id, name, config or _DEFAULT_CALLBACK), op_id
 
     def _wait_for_callback_flow(
@@ -165,7 +173,7 @@ class _Shell:
         config = config or _DEFAULT_WAIT_FOR_CALLBACK
         return wait_for_callback_flow(
             scope,
-            scope.ids.next(),
+            self._called("wait_for_callback", name),
             _resolve_name(name, submitter),
             step_body(submitter),
             config,
@@ -189,6 +197,7 @@ class _Shell:
         encoded = serialize(
             config.serdes_payload or JSON_SERDES, payload, scope.serdes_context(op_id)
         )
+        scope.execution.called(op_id, "invoke", name)
         return invoke_flow(
             scope,
             op_id,
@@ -206,7 +215,7 @@ class _Shell:
         config = config or ChildConfig()
         return child_flow(
             scope,
-            scope.ids.next(),
+            self._called("run_in_child_context", name),
             _resolve_name(name, func),
             config.sub_type or OperationSubType.RUN_IN_CHILD_CONTEXT.value,
             orchestration_body(func),
@@ -236,7 +245,7 @@ class _Shell:
         scope = self._scope
         return batch_flow(
             scope,
-            scope.ids.next(),
+            self._called("map", name),
             _resolve_name(name, func),
             OperationSubType.MAP.value,
             OperationSubType.MAP_ITERATION.value,
@@ -266,7 +275,7 @@ class _Shell:
         scope = self._scope
         return batch_flow(
             scope,
-            scope.ids.next(),
+            self._called("parallel", name),
             name,
             OperationSubType.PARALLEL.value,
             OperationSubType.PARALLEL_BRANCH.value,
@@ -280,7 +289,7 @@ class _Shell:
 
     def _now_flow(self) -> Flow:
         scope = self._scope
-        return now_flow(scope, scope.ids.next())
+        return now_flow(scope, self._called("now", None))
 
     def _draw(self) -> tuple[str, str | None, int]:
         """The key of this context's next replay-safe random draw, taken at call time."""
@@ -301,7 +310,7 @@ class _Shell:
         scope = self._scope
         return wait_for_condition_flow(
             scope,
-            scope.ids.next(),
+            self._called("wait_for_condition", name),
             name,
             step_body(check),
             config,
@@ -548,43 +557,43 @@ class AsyncDurableContext(_Shell):
         func: Callable[[StepContext], Awaitable[T]],
         name: str | None = None,
         config: StepConfig | None = None,
-    ) -> Awaitable[T]: ...
+    ) -> Coroutine[Any, Any, T]: ...
     @overload
     def step(
         self,
         func: Callable[[StepContext], T],
         name: str | None = None,
         config: StepConfig | None = None,
-    ) -> Awaitable[T]: ...
+    ) -> Coroutine[Any, Any, T]: ...
     def step(
         self,
         func: Callable[[StepContext], Any],
         name: str | None = None,
         config: StepConfig | None = None,
-    ) -> Awaitable[Any]:
+    ) -> Coroutine[Any, Any, Any]:
         """Run ``func`` (``async def`` or plain) once per retry; the id is taken now."""
         return self._runtime.drive(self._step_flow(func, name, config))
 
     def wait(
         self, duration: Duration | timedelta | int, name: str | None = None
-    ) -> Awaitable[None]:
+    ) -> Coroutine[Any, Any, None]:
         return self._runtime.drive(self._wait_flow(duration, name))
 
     @overload
     def create_callback(
         self, name: str | None = None, config: None = None
-    ) -> Awaitable[AsyncCallback[str]]: ...
+    ) -> Coroutine[Any, Any, AsyncCallback[str]]: ...
     @overload
     def create_callback(
         self, name: str | None, config: CallbackConfig
-    ) -> Awaitable[AsyncCallback[Any]]: ...
+    ) -> Coroutine[Any, Any, AsyncCallback[Any]]: ...
     @overload
     def create_callback(
         self, name: str | None = None, *, config: CallbackConfig
-    ) -> Awaitable[AsyncCallback[Any]]: ...
+    ) -> Coroutine[Any, Any, AsyncCallback[Any]]: ...
     def create_callback(
         self, name: str | None = None, config: CallbackConfig | None = None
-    ) -> Awaitable[AsyncCallback[Any]]:
+    ) -> Coroutine[Any, Any, AsyncCallback[Any]]:
         flow, op_id = self._callback_flow(name, config)
         return self._started_callback(flow, op_id, name, config)
 
@@ -600,17 +609,17 @@ class AsyncDurableContext(_Shell):
         submitter: Callable[[str, WaitForCallbackContext], object],
         name: str | None = None,
         config: WaitForCallbackConfig | None = None,
-    ) -> Awaitable[Any]:
+    ) -> Coroutine[Any, Any, Any]:
         return self._runtime.drive(self._wait_for_callback_flow(submitter, name, config))
 
     @overload
     def invoke(
         self, function_name: str, payload: object, name: str | None = None, config: None = None
-    ) -> Awaitable[Any]: ...
+    ) -> Coroutine[Any, Any, Any]: ...
     @overload
     def invoke(
         self, function_name: str, payload: object, name: str | None, config: InvokeConfig[Any, T]
-    ) -> Awaitable[T]: ...
+    ) -> Coroutine[Any, Any, T]: ...
     @overload
     def invoke(
         self,
@@ -619,14 +628,14 @@ class AsyncDurableContext(_Shell):
         name: str | None = None,
         *,
         config: InvokeConfig[Any, T],
-    ) -> Awaitable[T]: ...
+    ) -> Coroutine[Any, Any, T]: ...
     def invoke(
         self,
         function_name: str,
         payload: object,
         name: str | None = None,
         config: InvokeConfig[Any, Any] | None = None,
-    ) -> Awaitable[Any]:
+    ) -> Coroutine[Any, Any, Any]:
         return self._runtime.drive(self._invoke_flow(function_name, payload, name, config))
 
     @overload
@@ -635,20 +644,20 @@ class AsyncDurableContext(_Shell):
         func: Callable[[AsyncDurableContext], Awaitable[T]],
         name: str | None = None,
         config: ChildConfig[Any] | None = None,
-    ) -> Awaitable[T]: ...
+    ) -> Coroutine[Any, Any, T]: ...
     @overload
     def run_in_child_context(
         self,
         func: Callable[[AsyncDurableContext], T],
         name: str | None = None,
         config: ChildConfig[Any] | None = None,
-    ) -> Awaitable[T]: ...
+    ) -> Coroutine[Any, Any, T]: ...
     def run_in_child_context(
         self,
         func: Callable[[AsyncDurableContext], Any],
         name: str | None = None,
         config: ChildConfig[Any] | None = None,
-    ) -> Awaitable[Any]:
+    ) -> Coroutine[Any, Any, Any]:
         return self._runtime.drive(self._child_flow(func, name, config))
 
     @overload
@@ -658,7 +667,7 @@ class AsyncDurableContext(_Shell):
         func: Callable[[AsyncDurableContext, I, int, Sequence[I]], Awaitable[T]],
         name: str | None = None,
         config: MapConfig[I] | None = None,
-    ) -> Awaitable[BatchResult[T]]: ...
+    ) -> Coroutine[Any, Any, BatchResult[T]]: ...
     @overload
     def map(
         self,
@@ -666,14 +675,14 @@ class AsyncDurableContext(_Shell):
         func: Callable[[AsyncDurableContext, I, int, Sequence[I]], T],
         name: str | None = None,
         config: MapConfig[I] | None = None,
-    ) -> Awaitable[BatchResult[T]]: ...
+    ) -> Coroutine[Any, Any, BatchResult[T]]: ...
     def map(
         self,
         inputs: Sequence[Any],
         func: Callable[..., Any],
         name: str | None = None,
         config: MapConfig[Any] | None = None,
-    ) -> Awaitable[BatchResult[Any]]:
+    ) -> Coroutine[Any, Any, BatchResult[Any]]:
         return self._runtime.drive(self._map_flow(inputs, func, name, config))
 
     @overload
@@ -685,7 +694,7 @@ class AsyncDurableContext(_Shell):
         ],
         name: str | None = None,
         config: ParallelConfig | None = None,
-    ) -> Awaitable[BatchResult[T1 | T2]]: ...
+    ) -> Coroutine[Any, Any, BatchResult[T1 | T2]]: ...
     @overload
     def parallel(
         self,
@@ -696,20 +705,20 @@ class AsyncDurableContext(_Shell):
         ],
         name: str | None = None,
         config: ParallelConfig | None = None,
-    ) -> Awaitable[BatchResult[T1 | T2 | T3]]: ...
+    ) -> Coroutine[Any, Any, BatchResult[T1 | T2 | T3]]: ...
     @overload
     def parallel(
         self,
         functions: Sequence[Callable[[AsyncDurableContext], Awaitable[T]]],
         name: str | None = None,
         config: ParallelConfig | None = None,
-    ) -> Awaitable[BatchResult[T]]: ...
+    ) -> Coroutine[Any, Any, BatchResult[T]]: ...
     def parallel(
         self,
         functions: Sequence[Callable[[AsyncDurableContext], Any]],
         name: str | None = None,
         config: ParallelConfig | None = None,
-    ) -> Awaitable[BatchResult[Any]]:
+    ) -> Coroutine[Any, Any, BatchResult[Any]]:
         return self._runtime.drive(self._parallel_flow(functions, name, config))
 
     def wait_for_condition(
@@ -718,19 +727,19 @@ class AsyncDurableContext(_Shell):
         | Callable[[S, WaitForConditionCheckContext], S],
         config: WaitForConditionConfig[S],
         name: str | None = None,
-    ) -> Awaitable[S]:
+    ) -> Coroutine[Any, Any, S]:
         return self._runtime.drive(self._wait_for_condition_flow(check, config, name))
 
-    def now(self) -> Awaitable[datetime]:
+    def now(self) -> Coroutine[Any, Any, datetime]:
         """The current time (UTC), recorded once: every replay returns the same moment."""
         return self._runtime.drive(self._now_flow())
 
-    def random(self) -> Awaitable[float]:
+    def random(self) -> Coroutine[Any, Any, float]:
         """A float in [0, 1) that every replay draws again; drawn at call time. Not for
         secrets."""
         return self._runtime.drive(_ready(draw_float(*self._draw())))
 
-    def uuid4(self) -> Awaitable[UUID]:
+    def uuid4(self) -> Coroutine[Any, Any, UUID]:
         """A version 4 UUID that every replay draws again; drawn at call time. Not for
         secrets."""
         return self._runtime.drive(_ready(draw_uuid(*self._draw())))

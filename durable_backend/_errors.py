@@ -184,6 +184,11 @@ class NonDeterministicExecutionError(ExecutionError):
         self.step_id = step_id
 
 
+class OperationNotAwaitedError(ExecutionError):
+    """An async operation was called but its awaitable was dropped, so it never ran: a
+    missing ``await``. The execution fails instead of succeeding without the operation."""
+
+
 class StepInterruptedError(InvocationError):
     """An at-most-once step was found started: its last attempt may or may not have run."""
 

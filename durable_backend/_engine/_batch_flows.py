@@ -142,9 +142,9 @@ def batch_flow(
     BatchResult. ``branch(index)`` makes a branch's name and body when it is claimed, so a
     wide map holds nothing per item that has not started.
     """
-    completion.validate_for_total(count)
     execution = scope.execution
     op = execution.lookup(op_id, OperationType.CONTEXT, sub_type, name)
+    completion.validate_for_total(count)
     if op is not None:
         details = op.context_details
         replay_children = bool(details and details.replay_children)

@@ -22,6 +22,7 @@ class Execution:
         "operations",
         "queue",
         "replaying",
+        "unawaited",
     )
 
     def __init__(self, arn: str, token: str, operations: Iterable[Operation]) -> None:
@@ -35,6 +36,7 @@ class Execution:
         self.fatal: BaseException | None = None
         self.active_bodies = 0
         self.branches = 0  # map/parallel branches running now: callers worth batching with
+        self.unawaited: dict[str, tuple[str, str | None]] = {}
 
     @property
     def input_payload(self) -> str | None:
@@ -53,10 +55,30 @@ class Execution:
         for op in operations:
             index[op.id] = op
 
+    def called(self, op_id: str, what: str, name: str | None) -> None:
+        """``ctx.<what>`` took ``op_id``; its flow has not started yet (``lookup`` starts it)."""
+        self.unawaited[op_id] = (what, name)
+
+    def never_awaited(self) -> str | None:
+        """What was called but never started, for the error that fails the invocation."""
+        if not self.unawaited:
+            return None
+        calls = [
+            f"ctx.{what}({'name=' + repr(name) if name else ''}) (operation {op_id})"
+            for op_id, (what, name) in self.unawaited.items()
+        ]
+        return (
+            f"{', '.join(calls[:3])}{' and more' if len(calls) > 3 else ''} "
+            f"{'was' if len(calls) == 1 else 'were'} called but never awaited, so "
+            f"{'it' if len(calls) == 1 else 'they'} never ran. Await each operation "
+            "(directly, or through asyncio.gather or a TaskGroup)."
+        )
+
     def lookup(
         self, op_id: str, op_type: OperationType, sub_type: str | None, name: str | None
     ) -> Operation | None:
         """The stored operation at this position, after checking it is the same call."""
+        self.unawaited.pop(op_id, None)
         op = self.operations.get(op_id)
         if op is None:
             self.replaying = False

@@ -21,7 +21,12 @@ from durable_backend._engine._effects import Effect, RunInContext
 from durable_backend._engine._execution import Execution
 from durable_backend._engine._flows import Scope, error_object
 from durable_backend._engine._ids import IdSequence
-from durable_backend._errors import InvalidEventError, InvocationError, SerDesError
+from durable_backend._errors import (
+    InvalidEventError,
+    InvocationError,
+    OperationNotAwaitedError,
+    SerDesError,
+)
 from durable_backend._models import (
     DurableInvocationOutput,
     ErrorObject,
@@ -141,6 +146,10 @@ def invocation_flow(
     late_failure = execution.queue.failure or execution.fatal
     if late_failure is not None:
         return _backend_failed(late_failure)
+    dropped = execution.never_awaited()
+    if dropped is not None:
+        unawaited = error_object(OperationNotAwaitedError(dropped))
+        return (yield from _flush(root, ())) or _finished("FAILED", error=unawaited)
     try:
         payload = serialize(result_serdes, value, _context(execution, own_id))
     except SerDesError as error:

@@ -88,8 +88,9 @@ def test_twin_methods_take_the_same_parameters(name: str) -> None:
     ):
         assert parameters(sync_overload) == parameters(async_overload)
     sync_returns, async_returns = returns(sync), returns(async_)
-    assert all(r.startswith("Awaitable[") for r in async_returns), async_returns
-    assert {f"Awaitable[{r}]" for r in sync_returns} <= async_returns
+    # Coroutines, not bare Awaitables: type checkers flag a dropped one (a missing await).
+    assert all(r.startswith("Coroutine[Any, Any, ") for r in async_returns), async_returns
+    assert {f"Coroutine[Any, Any, {r}]" for r in sync_returns} <= async_returns
 
 
 def test_twin_properties_match() -> None:
@@ -294,3 +295,39 @@ def test_slow_start_queued_during_a_call_in_flight_is_sent_after_it(twin_kind: s
         arn = backend.run(lambda e, c: asyncio.run(async_handler.run_async(e, c)))
     assert backend.execution_end(arn).status is db.ExecutionStatus.SUCCEEDED
     assert sent_before_body_ended == [True]
+
+
+@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
+def test_an_operation_called_but_never_awaited_fails_the_invocation_naming_it() -> None:
+    backend = MemoryBackend()
+    ran: list[str] = []
+
+    async def handler(event: Any, ctx: db.AsyncDurableContext) -> str:
+        ctx.step(lambda _: ran.append("forgotten"), name="forgotten")  # type: ignore[unused-coroutine]
+        await ctx.step(lambda _: ran.append("kept"), name="kept")
+        return "done"
+
+    durable = db.durable_execution(backend=backend.async_)(handler)
+    arn = backend.run(lambda e, c: asyncio.run(durable.run_async(e, c)))
+    end = backend.execution_end(arn)
+    assert end is not None and end.status is db.ExecutionStatus.FAILED
+    assert end.error is not None and end.error.error_type == "OperationNotAwaitedError"
+    assert "ctx.step(name='forgotten')" in (end.error.error_message or "")
+    assert "kept" not in (end.error.error_message or "")
+    assert ran == ["kept"]
+
+
+def test_operations_awaited_through_gather_and_task_groups_are_not_flagged() -> None:
+    backend = MemoryBackend()
+
+    async def handler(event: Any, ctx: db.AsyncDurableContext) -> list[int]:
+        pair = await asyncio.gather(ctx.step(lambda _: 1), ctx.step(lambda _: 2))
+        async with asyncio.TaskGroup() as group:
+            third = group.create_task(ctx.step(lambda _: 3))
+        return [*pair, third.result()]
+
+    durable = db.durable_execution(backend=backend.async_)(handler)
+    arn = backend.run(lambda e, c: asyncio.run(durable.run_async(e, c)))
+    end = backend.execution_end(arn)
+    assert end is not None and end.status is db.ExecutionStatus.SUCCEEDED, end
+    assert json.loads(end.result or "null") == [1, 2, 3]
