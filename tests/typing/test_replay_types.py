@@ -3,7 +3,7 @@ sources, and strict runs. Checked by mypy --strict and pyright; pytest collects 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Coroutine
 from datetime import datetime
 from pathlib import Path
 from typing import Any, assert_type
@@ -29,9 +29,9 @@ def check_replay_safe_values(ctx: db.DurableContext, actx: db.AsyncDurableContex
     assert_type(ctx.now(), datetime)
     assert_type(ctx.random(), float)
     assert_type(ctx.uuid4(), UUID)
-    assert_type(actx.now(), Awaitable[datetime])
-    assert_type(actx.random(), Awaitable[float])
-    assert_type(actx.uuid4(), Awaitable[UUID])
+    assert_type(actx.now(), Coroutine[Any, Any, datetime]).close()
+    assert_type(actx.random(), Coroutine[Any, Any, float]).close()
+    assert_type(actx.uuid4(), Coroutine[Any, Any, UUID]).close()
 
 
 def check_replayer(handler: db.DurableHandler[Any, Any], path: Path) -> None:
