@@ -156,10 +156,24 @@ class NotFoundError(DurableError):
 
 
 class AccessDeniedError(DurableError):
-    advice = (
-        "Check the credentials and that the function's role allows "
-        "lambda:CheckpointDurableExecution and lambda:GetDurableExecutionState."
-    )
+    """The credentials are missing or invalid, or the policy lacks ``permission``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        call: str = "",
+        code: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        self.permission = f"lambda:{call}" if call else None
+        self.advice = (
+            f"Check the credentials, and allow {self.permission} on the function (and its "
+            "versions and aliases) in the role or policy of the caller."
+            if call
+            else "Check the credentials and the caller's IAM policy."
+        )
+        super().__init__(message, call=call, code=code, http_status=http_status)
 
 
 class KMSError(DurableError):

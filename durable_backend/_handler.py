@@ -150,9 +150,9 @@ class DurableHandler(_Handler[Callable[[I, DurableContext], O], DurableBackend],
     def backend(self) -> DurableBackend:
         """The injected backend, or one ``SyncRealBackend`` made on first use."""
         if self._backend is None:
-            from durable_backend._real import SyncRealBackend
+            from durable_backend._real import SyncRealBackend, shared_client
 
-            self._backend = SyncRealBackend()
+            self._backend = SyncRealBackend(shared_client())
         return self._backend
 
     def __call__(self, event: Any, lambda_context: Any = None) -> LambdaOutput:
@@ -196,9 +196,9 @@ class AsyncDurableHandler(
     def backend(self) -> AsyncDurableBackend:
         """The injected backend, or one ``AsyncRealBackend`` made on first use."""
         if self._backend is None:
-            from durable_backend._real import AsyncRealBackend
+            from durable_backend._real import AsyncRealBackend, shared_client
 
-            self._backend = AsyncRealBackend()
+            self._backend = AsyncRealBackend(shared_client())
         return self._backend
 
     def __call__(self, event: Any, lambda_context: Any = None) -> LambdaOutput:

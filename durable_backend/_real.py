@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import random
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -98,8 +100,10 @@ def default_client(retry: RetryPolicy | None = None) -> LambdaClient:
     """boto3's ``lambda`` client with botocore's retries off (ours replace them).
 
     Connect and read timeouts share ``retry.attempt_seconds`` (a quarter to connect), so a lost
-    response is retried with the same ClientToken instead of using up the whole budget.
-    Region, credentials, profiles and ``AWS_ENDPOINT_URL_LAMBDA`` come from the environment.
+    response is retried with the same ClientToken instead of using up the whole budget. The
+    region is Lambda's ``AWS_REGION`` when set (botocore itself reads only
+    ``AWS_DEFAULT_REGION``); credentials, profiles and ``AWS_ENDPOINT_URL_LAMBDA`` come from
+    boto3's usual configuration.
     """
     attempt = (retry if retry is not None else RetryPolicy()).attempt_seconds
     config = Config(
@@ -108,7 +112,31 @@ def default_client(retry: RetryPolicy | None = None) -> LambdaClient:
         connect_timeout=attempt / 4,
         read_timeout=attempt * 3 / 4,
     )
-    return boto3.client("lambda", config=config)  # pyright: ignore[reportUnknownMemberType]
+    return boto3.client(  # pyright: ignore[reportUnknownMemberType]
+        "lambda", region_name=os.environ.get("AWS_REGION") or None, config=config
+    )
+
+
+# What a default client is built from; in a Lambda sandbox it never changes: one client.
+_CLIENT_ENV = (
+    "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_LAMBDA",
+)
+_shared: dict[tuple[str | None, ...], LambdaClient] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_client() -> LambdaClient:
+    """The process's ``default_client()``, made once for every handler and invocation.
+
+    Decorated handlers without a backend use it: a sandbox makes one client (tens of
+    milliseconds and a connection pool) and reuses it while it stays warm.
+    """
+    key = tuple(os.environ.get(name) for name in _CLIENT_ENV)
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = default_client()
+        return _shared[key]
 
 
 class SyncRealBackend:

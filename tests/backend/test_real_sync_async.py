@@ -527,6 +527,7 @@ async def test_cancelled_checkpoint_that_fails_keeps_nothing() -> None:
 
 
 def test_default_client_has_botocore_retries_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", "http://127.0.0.1:9")
     backend = SyncRealBackend()
