@@ -73,33 +73,27 @@ class AwsExecutions:
             params["Statuses"] = [status.value]
         if marker:
             params["Marker"] = marker
-        page = self._call(LIST_EXECUTIONS, lambda: self.client.list_durable_executions_by_function(
-            **params
-        ))
+        page = self._call(LIST_EXECUTIONS, self.client.list_durable_executions_by_function, params)
         return {"DurableExecutions": page.get("DurableExecutions", []),
                 "NextMarker": page.get("NextMarker") or ""}
 
     def get_execution(self, arn: str) -> dict[str, Any]:
         """``GetDurableExecution``: status, input, result or error."""
-        return self._call("GetDurableExecution", lambda: self.client.get_durable_execution(
-            DurableExecutionArn=arn
-        ))
+        return self._call("GetDurableExecution", self.client.get_durable_execution,
+                          {"DurableExecutionArn": arn})
 
     def history_events(self, arn: str) -> list[dict[str, Any]]:
         """Every history event, all pages of ``GetDurableExecutionHistory``."""
         events: list[dict[str, Any]] = []
-        marker = ""
+        params: dict[str, Any] = {
+            "DurableExecutionArn": arn, "IncludeExecutionData": True, "MaxItems": HISTORY_PAGE,
+        }
         while True:
-            params: dict[str, Any] = {
-                "DurableExecutionArn": arn, "IncludeExecutionData": True, "MaxItems": HISTORY_PAGE,
-            }
-            if marker:
-                params["Marker"] = marker
             page = self._call("GetDurableExecutionHistory",
-                              lambda: self.client.get_durable_execution_history(**params))
+                              self.client.get_durable_execution_history, params)
             events.extend(page.get("Events", []))
-            marker = page.get("NextMarker") or ""
-            if not marker:
+            params["Marker"] = page.get("NextMarker") or ""
+            if not params["Marker"]:
                 return events
 
     def stop_execution(self, arn: str, error: ErrorObject | None = None) -> dict[str, Any]:
@@ -107,8 +101,7 @@ class AwsExecutions:
         params: dict[str, Any] = {"DurableExecutionArn": arn}
         if error is not None:
             params["Error"] = to_wire(error, boto_converter)
-        return self._call("StopDurableExecution",
-                          lambda: self.client.stop_durable_execution(**params))
+        return self._call("StopDurableExecution", self.client.stop_durable_execution, params)
 
     def send_callback_success(self, callback_id: str, result: str | bytes | None = None) -> None:
         """``SendDurableExecutionCallbackSuccess``; the result is sent as the raw body."""
@@ -116,24 +109,24 @@ class AwsExecutions:
         if result is not None:
             params["Result"] = result
         self._call("SendDurableExecutionCallbackSuccess",
-                   lambda: self.client.send_durable_execution_callback_success(**params))
+                   self.client.send_durable_execution_callback_success, params)
 
     def send_callback_failure(self, callback_id: str, error: ErrorObject | None = None) -> None:
+        error_wire = to_wire(error or ErrorObject(), boto_converter)
+        params = {"CallbackId": callback_id, "Error": error_wire}
         self._call("SendDurableExecutionCallbackFailure",
-                   lambda: self.client.send_durable_execution_callback_failure(
-                       CallbackId=callback_id, Error=to_wire(error or ErrorObject(), boto_converter)
-                   ))
+                   self.client.send_durable_execution_callback_failure, params)
 
     def send_callback_heartbeat(self, callback_id: str) -> None:
         self._call("SendDurableExecutionCallbackHeartbeat",
-                   lambda: self.client.send_durable_execution_callback_heartbeat(
-                       CallbackId=callback_id
-                   ))
+                   self.client.send_durable_execution_callback_heartbeat,
+                   {"CallbackId": callback_id})
 
     @staticmethod
-    def _call(call: str, request: Callable[[], Any]) -> dict[str, Any]:
+    def _call(call: str, method: Callable[..., Any], params: dict[str, Any]) -> dict[str, Any]:
+        """``method(**params)`` without botocore's metadata; failures as typed errors."""
         try:
-            response = dict(request())
+            response = dict(method(**params))
         except (ClientError, BotoCoreError) as exc:
             raise classify(exc, call) from exc
         response.pop("ResponseMetadata", None)
