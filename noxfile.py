@@ -1,13 +1,19 @@
-"""Sessions: tests, lint, typecheck (default) and bench (on demand)."""
+"""Sessions: tests, lint, typecheck, package (default) and bench (on demand)."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.sessions = ["tests", "lint", "typecheck", "package"]
 nox.options.reuse_existing_virtualenvs = True
 
 PYTHON = "3.11"
+LAMBDA_PYTHON = "3.13"  # the example app's runtime: sam build needs this python on PATH
+APP = Path(__file__).parent / "examples" / "app"
+ARTIFACT = Path(__file__).parent / ".nox" / "sam-build"
 
 
 @nox.session(python=PYTHON)
@@ -28,6 +34,25 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", "--strict", "durable_backend")
     session.run("mypy", "--strict", "tests/typing")
     session.run("pyright", "--pythonpath", f"{session.bin}/python")
+
+
+# The example app, built as a user builds it, then checked (tests/deploy/test_artifact.py).
+# aws-sam-cli pins its own boto3, so it gets a virtualenv of its own; uv, where installed,
+# resolves its many pins in seconds where pip takes minutes. sam runs pip to build.
+@nox.session(python=LAMBDA_PYTHON, venv_backend="uv|virtualenv")
+def sam_build(session: nox.Session) -> None:
+    session.install("aws-sam-cli", "pip")
+    shutil.rmtree(ARTIFACT, ignore_errors=True)
+    with session.chdir(APP):
+        session.run("sam", "build", "--build-dir", str(ARTIFACT),
+                    env={"SAM_CLI_TELEMETRY": "0"})
+
+
+@nox.session(python=LAMBDA_PYTHON, venv_backend="uv|virtualenv", requires=["sam_build"])
+def package(session: nox.Session) -> None:
+    session.install("-e", ".[test]")
+    session.run("pytest", "tests/deploy/test_artifact.py", *session.posargs,
+                env={"DURABLE_BACKEND_ARTIFACT": str(ARTIFACT)})
 
 
 # Benchmarks: each SDK in its own virtualenv, then one joined report (benchmarks/README.md).

@@ -6,7 +6,8 @@ invoke), then applies a discount step. Locally, the runner plays both functions.
 
 The CLI registers every durable handler of the module by its attribute name, so
 ``ctx.invoke("pricing", ...)`` reaches ``pricing`` below (``--function NAME=MODULE:ATTR``
-registers others). Deployed, ``pricing`` is its own Lambda function (see template.yaml).
+registers others). examples/app deploys the same pattern to Lambda, invoking through an
+alias (README "Deploy").
 """
 
 from __future__ import annotations
