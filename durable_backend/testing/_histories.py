@@ -26,6 +26,7 @@ from durable_backend._models import (
     ContextDetails,
     ErrorObject,
     ExecutionDetails,
+    ExecutionStatus,
     Operation,
     OperationStatus,
     OperationType,
@@ -36,6 +37,8 @@ from durable_backend.local._backend import LocalBackend
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
+
+    from durable_backend._aws_executions import AwsExecutions
 
 _structure_operation = event_converter.get_structure_hook(Operation)
 _structure_error = event_converter.get_structure_hook(ErrorObject)
@@ -277,44 +280,27 @@ def histories_from_aws(
 ) -> list[History]:
     """Histories read from AWS with ``GetDurableExecutionHistory`` (execution data included):
     the given ``arns``, plus ``function_name``'s executions in ``status`` (None: all)."""
-    if client is None:
-        import boto3
+    from durable_backend._aws_executions import AwsExecutions
 
-        client = boto3.client("lambda")
+    service = AwsExecutions(client)
     wanted = list(arns)
     if function_name is not None:
-        wanted += _list_executions(client, function_name, status)
-    histories = []
-    for arn in wanted:
-        events: list[dict[str, Any]] = []
-        marker = ""
-        while True:
-            request: dict[str, Any] = {"DurableExecutionArn": arn, "IncludeExecutionData": True}
-            if marker:
-                request["Marker"] = marker
-            page: Any = client.get_durable_execution_history(**request)
-            events.extend(page["Events"])
-            if not (marker := page.get("NextMarker") or ""):
-                break
-        histories.append(
-            evolve(
-                history_from_json({"Events": events}, source=f"aws:{arn}"),
-                arn=arn,
-            )
+        wanted += _list_executions(service, function_name, status)
+    return [
+        evolve(
+            history_from_json({"Events": service.history_events(arn)}, source=f"aws:{arn}"),
+            arn=arn,
         )
-    return histories
+        for arn in wanted
+    ]
 
 
-def _list_executions(client: LambdaClient, function_name: str, status: str | None) -> list[str]:
+def _list_executions(service: AwsExecutions, function_name: str, status: str | None) -> list[str]:
     arns: list[str] = []
     marker = ""
+    wanted = ExecutionStatus(status) if status is not None else None
     while True:
-        request: dict[str, Any] = {"FunctionName": function_name}
-        if status is not None:
-            request["Statuses"] = [status]
-        if marker:
-            request["Marker"] = marker
-        page: Any = client.list_durable_executions_by_function(**request)
-        arns += [row["DurableExecutionArn"] for row in page.get("DurableExecutions", [])]
-        if not (marker := page.get("NextMarker") or ""):
+        page = service.list_executions(function_name, status=wanted, marker=marker)
+        arns += [row["DurableExecutionArn"] for row in page["DurableExecutions"]]
+        if not (marker := page["NextMarker"]):
             return arns
