@@ -7,9 +7,11 @@ anything is checkpointed.
 
 from __future__ import annotations
 
+import math
 import random
 import string
 from collections.abc import Callable
+from datetime import timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -136,6 +138,26 @@ def _timeout(value: DurationLike) -> Duration:
     return Duration(duration_seconds(value, what="timeout", minimum=0))
 
 
+def _step_timeout(value: DurationLike | float | None) -> float | None:
+    """Seconds per attempt: a Duration, timedelta or number of seconds (fractions allowed)."""
+    if value is None:
+        return None
+    if isinstance(value, Duration):
+        seconds: float = value.seconds
+    elif isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        raise ValidationError(
+            f"timeout must be a Duration, timedelta or seconds (int or float), "
+            f"got {type(value).__name__} {value!r}"
+        )
+    if not 0 < seconds < math.inf:
+        raise ValidationError(f"timeout must be a positive number of seconds, got {value!r}")
+    return seconds
+
+
 def _heartbeat_timeout(value: DurationLike) -> Duration:
     return Duration(duration_seconds(value, what="heartbeat_timeout", minimum=0))
 
@@ -157,6 +179,12 @@ class StepConfig:
 
     ``sub_type`` (keyword-only) relabels the step in history; changing it breaks replay of
     executions in flight.
+
+    ``timeout`` (keyword-only; seconds, timedelta or Duration) bounds each attempt: one that
+    runs longer fails with ``StepTimeoutError``, which goes through the retry strategy. An
+    ``async def`` body is cancelled; a plain body cannot be stopped from outside, so it is
+    abandoned on its thread and its result ignored (make it idempotent, or give its I/O a
+    timeout of its own).
     """
 
     retry_strategy: RetryStrategy | None = field(
@@ -168,6 +196,7 @@ class StepConfig:
     )
     serdes: SerDes[Any] | None = field(default=None, validator=_serdes)
     sub_type: str | None = field(default=None, kw_only=True, validator=_sub_type)
+    timeout: float | None = field(default=None, kw_only=True, converter=_step_timeout)
 
 
 @frozen

@@ -15,7 +15,7 @@ import inspect
 import itertools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ from durable_backend._backend import AsyncDurableBackend, DurableBackend
 from durable_backend._engine import (
     SLOW_BODY_SECONDS,
     AwaitLanding,
+    BodyTimedOut,
     CallCheckpoint,
     CheckpointQueue,
     Commit,
@@ -43,7 +44,14 @@ from durable_backend._engine import (
 )
 from durable_backend._engine._commits import CallFlow
 from durable_backend._protocol import MAX_BATCH_UPDATES
-from durable_backend._threads import BranchPool, flusher, ran_quick, start_spare
+from durable_backend._threads import (
+    BranchPool,
+    call_with_timeout,
+    flusher,
+    ran_quick,
+    start_spare,
+    watchdog,
+)
 
 if TYPE_CHECKING:
     from durable_backend._context import AsyncDurableContext, DurableContext
@@ -118,7 +126,50 @@ class Runtime:
         ticket = execution.queue.slow_body_ticket()
         if ticket is not None:
             self._watch(execution, ticket)
+        if effect.timeout is not None:
+            return call_with_timeout(effect.fn, effect.args, effect.timeout)
+        if effect.deadline is not None:
+            return self._before_deadline(effect, effect.deadline)
         return effect.fn(*effect.args)
+
+    def _before_deadline(self, effect: RunUserCode, deadline: float) -> Any:
+        """Run the body here. If it still runs at the deadline, checkpoint its attempt as
+        failed meanwhile (queued under the same lock the body's end takes, so the flow's
+        flush carries it); when it returns, its outcome no longer counts."""
+        if deadline <= 0:
+            raise BodyTimedOut(deadline)
+        state = ["running"]
+
+        def passed() -> None:
+            with self.lock:
+                if state[0] != "running" or effect.on_deadline is None:
+                    return
+                state[0] = "expired"
+                try:
+                    self._under_lock(
+                        commit_flow(effect.execution, effect.on_deadline(deadline), True)
+                    )
+                except BaseException:
+                    return  # the queue records a failure; the flow's flush reports it
+
+        live = watchdog.watch(time.monotonic() + deadline, passed)
+        try:
+            value = effect.fn(*effect.args)
+        except BaseException:
+            if not self._body_ended(state, live):
+                raise
+            raise BodyTimedOut(deadline, recorded=True) from None
+        if self._body_ended(state, live):
+            raise BodyTimedOut(deadline, recorded=True)
+        return value
+
+    def _body_ended(self, state: list[str], live: list[bool]) -> bool:
+        """Cancel the deadline watch; whether it had already fired."""
+        with self.lock:
+            live[0] = False
+            expired = state[0] == "expired"
+            state[0] = "done"
+        return expired
 
     def _watch(self, execution: Execution, ticket: int) -> None:
         flusher.schedule(execution.queue.settled, partial(self._overdue, execution), ticket)
@@ -272,18 +323,25 @@ class AsyncRuntime:
             )
         self._busy += 1
         try:
-            if inspect.iscoroutinefunction(fn):
-                return await fn(*effect.args)
-            context = contextvars.copy_context()
-            result = await asyncio.get_running_loop().run_in_executor(
-                _body_executor(), partial(context.run, fn, *effect.args)
-            )
-            return (await result) if inspect.isawaitable(result) else result
+            limit = effect.timeout if effect.timeout is not None else effect.deadline
+            if limit is not None:
+                return await _within(self._body(fn, effect.args), limit)
+            return await self._body(fn, effect.args)
         finally:
             self._busy -= 1
             if timer is not None:
                 timer.cancel()
             self._maybe_idle()
+
+    @staticmethod
+    async def _body(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+        if inspect.iscoroutinefunction(fn):
+            return await fn(*args)
+        context = contextvars.copy_context()
+        result = await asyncio.get_running_loop().run_in_executor(
+            _body_executor(), partial(context.run, fn, *args)
+        )
+        return (await result) if inspect.isawaitable(result) else result
 
     def _flush_soon(self, execution: Execution, ticket: int) -> None:
         """A body ran ``SLOW_BODY_SECONDS`` with its START queued: send it, after the call in
@@ -400,6 +458,28 @@ def _resolve(waiter: asyncio.Future[None]) -> bool:
         return False
     waiter.set_result(None)
     return True
+
+
+async def _within(body: Coroutine[Any, Any, Any], seconds: float) -> Any:
+    """Await ``body`` for at most ``seconds``, then cancel it and throw ``BodyTimedOut``. A
+    plain body on the executor keeps its thread until it returns: only the wait is cancelled.
+    (Not ``asyncio.wait_for``: a body's own ``TimeoutError`` must stay the body's.)"""
+    if seconds <= 0:
+        body.close()
+        raise BodyTimedOut(seconds)
+    task = asyncio.ensure_future(body)
+    done, _ = await asyncio.wait((task,), timeout=seconds)
+    if not done:
+        task.cancel()
+        task.add_done_callback(_retrieve)
+        raise BodyTimedOut(seconds)
+    return task.result()
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Read an abandoned body's outcome so asyncio does not log it as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 _executor: list[ThreadPoolExecutor] = []

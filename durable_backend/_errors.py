@@ -299,6 +299,11 @@ class StepError(DurableOperationError):
     pass
 
 
+class StepTimeoutError(DurableOperationError):
+    """A step attempt ran longer than its ``StepConfig.timeout``, or than the invocation had
+    left; like any failed attempt it goes through the retry strategy."""
+
+
 class InvokeError(DurableOperationError):
     pass
 
@@ -354,6 +359,7 @@ _OPERATION_ERRORS: dict[str, type[DurableOperationError]] = {
     for cls in (
         DurableOperationError,
         StepError,
+        StepTimeoutError,
         InvokeError,
         ChildContextError,
         WaitForConditionError,

@@ -19,6 +19,7 @@ from durable_backend._context import (
 )
 from durable_backend._drive import AsyncRuntime, Runtime
 from durable_backend._engine import Execution, MakeExecution, invocation_flow
+from durable_backend._protocol import DEADLINE_MARGIN_SECONDS
 from durable_backend._serdes import SerDes, serdes_for
 
 if TYPE_CHECKING:
@@ -56,6 +57,17 @@ def _thread_loop() -> asyncio.AbstractEventLoop:
     if owned is None or owned.loop.is_closed():
         owned = _per_thread.owned = _OwnedLoop()
     return owned.loop
+
+
+def time_left(lambda_context: Any) -> Callable[[], float] | None:
+    """Seconds step bodies may still run in this invocation: the Lambda context's remaining
+    time minus a margin (None without a Lambda context, as when run locally)."""
+    remaining: Callable[[], float] | None = getattr(
+        lambda_context, "get_remaining_time_in_millis", None
+    )
+    if not callable(remaining):
+        return None
+    return lambda: remaining() / 1000 - DEADLINE_MARGIN_SECONDS
 
 
 class _Settings:
@@ -166,7 +178,12 @@ class DurableHandler(_Handler[Callable[[I, DurableContext], O], DurableBackend],
         make_context = sync_context_factory(settings.logger, lambda_context)
         output: LambdaOutput = Runtime(self.backend, make_context).drive(
             invocation_flow(
-                event, self.fn, settings.input_serdes, settings.result_serdes, make_execution
+                event,
+                self.fn,
+                settings.input_serdes,
+                settings.result_serdes,
+                make_execution,
+                time_left(lambda_context),
             )
         )
         return output
@@ -225,7 +242,12 @@ class AsyncDurableHandler(
         make_context = async_context_factory(settings.logger, lambda_context)
         output: LambdaOutput = await AsyncRuntime(self.backend, make_context).drive(
             invocation_flow(
-                event, self.fn, settings.input_serdes, settings.result_serdes, make_execution
+                event,
+                self.fn,
+                settings.input_serdes,
+                settings.result_serdes,
+                make_execution,
+                time_left(lambda_context),
             )
         )
         return output

@@ -34,6 +34,9 @@ MAX_CLIENT_TOKEN_LENGTH = 64
 MAX_STATE_PAGE = 1000
 """GetDurableExecutionState's ``MaxItems`` ceiling; the SDK always asks for full pages."""
 CLIENT_TOKEN_TTL = timedelta(minutes=15)
+DEADLINE_MARGIN_SECONDS = 1.0
+"""How long before the Lambda timeout a running step attempt is checkpointed as failed: room
+for that checkpoint call and the handler's return."""
 
 
 def execution_id(arn: str) -> str:

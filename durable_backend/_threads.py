@@ -1,17 +1,21 @@
-"""The sync twin's threads: the pool a map or parallel runs on, and the deadline flusher.
+"""The sync twin's threads: the pool a map or parallel runs on, the deadline flusher, the
+invocation-deadline watchdog, and the thread a step body with a timeout runs on.
 
 Kept apart from the drivers because it is all about the GIL and wake-ups, not about effects.
 """
 
 from __future__ import annotations
 
+import contextvars
+import heapq
+import itertools
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from durable_backend._engine import SLOW_BODY_SECONDS, BatchRun, Commit, Flow
+from durable_backend._engine import SLOW_BODY_SECONDS, BatchRun, BodyTimedOut, Commit, Flow
 
 
 class BranchPool:
@@ -202,3 +206,83 @@ class _Flusher:
 
 
 flusher = _Flusher()
+
+
+class _Watchdog:
+    """One daemon thread that calls ``fire()`` at a monotonic time unless cancelled first: the
+    sync twin's invocation deadline, watched without a thread per step.
+
+    ``watch`` returns a one-item list; setting it to False (under the caller's own lock, the
+    one ``fire`` takes too) cancels the entry. Cancelled entries are dropped when they reach
+    the top of the heap.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, list[bool], Callable[[], None]]] = []
+        self._order = itertools.count()
+        self._condition = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, at: float, fire: Callable[[], None]) -> list[bool]:
+        live = [True]
+        with self._condition:
+            heapq.heappush(self._heap, (at, next(self._order), live, fire))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="durable-backend-deadline", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][2] is live:
+                self._condition.notify()
+        return live
+
+    def _run(self) -> None:
+        heap = self._heap
+        while True:
+            with self._condition:
+                while heap and not heap[0][2][0]:
+                    heapq.heappop(heap)
+                if not heap:
+                    self._condition.wait()
+                    continue
+                at, _, live, fire = heap[0]
+                delay = at - time.monotonic()
+                if delay > 0:
+                    self._condition.wait(delay)
+                    continue
+                heapq.heappop(heap)
+            if live[0]:
+                try:
+                    fire()
+                except BaseException:
+                    continue
+
+
+watchdog = _Watchdog()
+
+
+def call_with_timeout(fn: Callable[..., Any], args: tuple[Any, ...], seconds: float) -> Any:
+    """``fn(*args)`` on a thread of its own, waited for at most ``seconds``. Past them the
+    thread is abandoned (Python cannot stop it) and ``BodyTimedOut`` raised."""
+    if seconds <= 0:
+        raise BodyTimedOut(seconds)
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, fn(*args)))
+        except BaseException as error:
+            outcome.append((False, error))
+
+    context = contextvars.copy_context()
+    thread = threading.Thread(
+        target=context.run, args=(run,), name="durable-backend-timed-body", daemon=True
+    )
+    thread.start()
+    thread.join(seconds)
+    if not outcome:
+        raise BodyTimedOut(seconds)
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value

@@ -128,3 +128,12 @@ def test_seeded_history_stays_wire_until_a_page_decodes_it() -> None:
     page, _ = store.page("token-0", "", 3)
     assert all(op.status is OperationStatus.SUCCEEDED for op in page[1:])
     assert len(store.wire) == workload.n + 1  # paging again decodes again, as a new call would
+
+
+def test_replay_safe_cost_counts_what_each_design_adds() -> None:
+    from benchmarks.replay_safe_cost import DESIGNS, cost
+
+    base = cost(DESIGNS["none"], 3)
+    assert cost(DESIGNS["step"], 3)[:2] == (base[0] + 3, base[1] + 6)
+    assert cost(DESIGNS["now"], 3)[:2] == (base[0], base[1] + 3)
+    assert cost(DESIGNS["random"], 3) == cost(DESIGNS["uuid4"], 3) == base

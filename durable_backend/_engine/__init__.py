@@ -11,6 +11,7 @@ from durable_backend._engine._checkpoints import (
 from durable_backend._engine._commits import commit_flow, flush_flow, pages_flow
 from durable_backend._engine._effects import (
     AwaitLanding,
+    BodyTimedOut,
     CallCheckpoint,
     CallEffect,
     Commit,
@@ -50,6 +51,7 @@ __all__ = [
     "SLOW_BODY_SECONDS",
     "AwaitLanding",
     "BatchRun",
+    "BodyTimedOut",
     "CallCheckpoint",
     "CallEffect",
     "CheckpointFailed",

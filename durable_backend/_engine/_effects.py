@@ -44,6 +44,25 @@ class RunUserCode:
     fn: Callable[..., Any]
     args: tuple[Any, ...]
     execution: Execution
+    timeout: float | None = None
+    """Seconds the attempt may run; past them the driver stops waiting for it (cancelling an
+    ``async def`` body, abandoning a plain one on its thread) and throws ``BodyTimedOut``."""
+    deadline: float | None = None
+    """Seconds until the invocation must end. The async twin treats it as a timeout. The sync
+    twin runs the body where it is (no thread per step) and, if the body still runs then,
+    checkpoints ``on_deadline(deadline)`` while it does; once the body returns it throws
+    ``BodyTimedOut(recorded=True)``."""
+    on_deadline: Callable[[float], tuple[OperationUpdate, ...]] | None = None
+
+
+class BodyTimedOut(Exception):
+    """Thrown into a flow by a driver: the body outran its time. ``recorded``: the driver
+    already checkpointed ``on_deadline``'s updates."""
+
+    def __init__(self, seconds: float, *, recorded: bool = False) -> None:
+        super().__init__(f"the body ran longer than {seconds:.3g} s")
+        self.seconds = seconds
+        self.recorded = recorded
 
 
 @frozen

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from durable_backend._engine._checkpoints import CheckpointQueue
 from durable_backend._errors import NonDeterministicExecutionError
@@ -22,6 +22,7 @@ class Execution:
         "operations",
         "queue",
         "replaying",
+        "time_left",
         "unawaited",
     )
 
@@ -37,6 +38,8 @@ class Execution:
         self.active_bodies = 0
         self.branches = 0  # map/parallel branches running now: callers worth batching with
         self.unawaited: dict[str, tuple[str, str | None]] = {}
+        self.time_left: Callable[[], float] | None = None
+        """Seconds this invocation may still run step bodies (None: no deadline known)."""
 
     @property
     def input_payload(self) -> str | None:
@@ -48,6 +51,10 @@ class Execution:
         if op is None or op.execution_details is None:
             return None
         return op.execution_details.input_payload
+
+    def seconds_left(self) -> float | None:
+        time_left = self.time_left
+        return None if time_left is None else max(0.0, time_left())
 
     def apply(self, operations: Iterable[Operation]) -> None:
         """Upsert a delta by Id: deltas may repeat, so applying twice changes nothing."""

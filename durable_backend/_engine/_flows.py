@@ -16,7 +16,14 @@ from durable_backend._annotations import callable_name
 from durable_backend._codec import utf8_size
 from durable_backend._config import CallbackConfig, StepConfig, StepSemantics
 from durable_backend._engine._checkpoints import SuspendExecution
-from durable_backend._engine._effects import Commit, Effect, RunInContext, RunUserCode, Suspend
+from durable_backend._engine._effects import (
+    BodyTimedOut,
+    Commit,
+    Effect,
+    RunInContext,
+    RunUserCode,
+    Suspend,
+)
 from durable_backend._engine._execution import Execution
 from durable_backend._engine._ids import IdSequence
 from durable_backend._errors import (
@@ -30,6 +37,7 @@ from durable_backend._errors import (
     SerDesError,
     StepError,
     StepInterruptedError,
+    StepTimeoutError,
     error_message,
     rebuild_operation_error,
     wire_error_type,
@@ -234,7 +242,9 @@ def step_flow(
     attempt = attempts + 1
     at_most_once = config.step_semantics is StepSemantics.AT_MOST_ONCE_PER_RETRY
 
+    ending = FailedAttempt(scope, op_id, sub_type, name, config, attempt)
     failure: Exception
+    recorded = False
     if started and at_most_once:
         failure = StepInterruptedError(
             f"step {name or op_id} was interrupted during attempt {attempt} and is "
@@ -245,10 +255,20 @@ def step_flow(
         if not started:
             start = scope.update(op_id, _STEP_TYPE, OperationAction.START, sub_type, name)
             yield scope.commit((start,), durable=at_most_once)
+        limit, left = config.timeout, execution.seconds_left()
+        by_deadline = left is not None and (limit is None or left < limit)
         try:
             value = yield RunUserCode(
-                fn, (make_step_context(op_id, name, attempt),), execution
+                fn,
+                (make_step_context(op_id, name, attempt),),
+                execution,
+                timeout=(left if by_deadline else limit) if limit is not None else None,
+                deadline=left if limit is None else None,
+                on_deadline=ending.cut_off if limit is None and left is not None else None,
             )
+        except BodyTimedOut as timed_out:
+            failure = _timed_out(name or op_id, attempt, timed_out.seconds, by_deadline)
+            recorded = timed_out.recorded
         except Exception as error:
             failure = error
         else:
@@ -267,29 +287,75 @@ def step_flow(
             )
             yield scope.commit((succeed,))
             return scope.decode(serdes, payload, op_id)
-    strategy = config.retry_strategy or _DEFAULT_RETRY
-    decision = strategy(failure, attempt)
-    wire_error = error_object(failure)
-    if decision.should_retry:
-        delay = max(1, decision.delay_seconds)
-        yield scope.commit(
-            (
-                scope.update(
-                    op_id,
-                    _STEP_TYPE,
-                    OperationAction.RETRY,
-                    sub_type,
-                    name,
-                    error=wire_error,
-                    step_options=StepOptions(next_attempt_delay_seconds=delay),
-                ),
-            )
-        )
-        yield from scope.suspend(f"step {name or op_id} retries in {delay} s")
-    yield scope.commit(
-        (scope.update(op_id, _STEP_TYPE, OperationAction.FAIL, sub_type, name, error=wire_error),)
+    update = ending.decide(failure)
+    if not recorded:
+        yield scope.commit((update,))
+    if ending.retry_delay is not None:
+        yield from scope.suspend(f"step {name or op_id} retries in {ending.retry_delay} s")
+    raise StepError.from_error_object(update.error) from ending.failure
+
+
+class FailedAttempt:
+    """How a failed attempt ends: the retry strategy's decision and the RETRY or FAIL that
+    records it, worked out once, by the step's flow or (``cut_off``) by the sync driver's
+    deadline watchdog while the body still runs."""
+
+    __slots__ = (
+        "_attempt", "_config", "_name", "_op_id", "_scope", "_sub_type",
+        "failure", "retry_delay", "update",
     )
-    raise StepError.from_error_object(wire_error) from failure
+
+    def __init__(
+        self,
+        scope: Scope,
+        op_id: str,
+        sub_type: str,
+        name: str | None,
+        config: StepConfig,
+        attempt: int,
+    ) -> None:
+        self._scope, self._op_id, self._sub_type, self._name = scope, op_id, sub_type, name
+        self._config, self._attempt = config, attempt
+        self.failure: Exception | None = None
+        self.retry_delay: int | None = None
+        self.update: OperationUpdate | None = None
+
+    def decide(self, failure: Exception) -> OperationUpdate:
+        if self.update is not None:
+            return self.update
+        self.failure = failure
+        decision = (self._config.retry_strategy or _DEFAULT_RETRY)(failure, self._attempt)
+        wire_error = error_object(failure)
+        scope, op_id, sub_type, name = self._scope, self._op_id, self._sub_type, self._name
+        if decision.should_retry:
+            self.retry_delay = max(1, decision.delay_seconds)
+            self.update = scope.update(
+                op_id, _STEP_TYPE, OperationAction.RETRY, sub_type, name, error=wire_error,
+                step_options=StepOptions(next_attempt_delay_seconds=self.retry_delay),
+            )
+        else:
+            self.update = scope.update(
+                op_id, _STEP_TYPE, OperationAction.FAIL, sub_type, name, error=wire_error
+            )
+        return self.update
+
+    def cut_off(self, seconds: float) -> tuple[OperationUpdate, ...]:
+        """The deadline passed ``seconds`` into the attempt: the update recording it."""
+        step = self._name or self._op_id
+        return (self.decide(_timed_out(step, self._attempt, seconds, True)),)
+
+
+def _timed_out(step: str, attempt: int, seconds: float, by_deadline: bool) -> StepTimeoutError:
+    if by_deadline:
+        return StepTimeoutError(
+            f"step {step} attempt {attempt} was cut off {seconds:.3g} s in: the invocation was "
+            "about to reach its Lambda timeout. The attempt counts as failed, so a step that "
+            "always outlives the function's timeout runs out of retries; raise the function's "
+            "timeout or split the step."
+        )
+    return StepTimeoutError(
+        f"step {step} attempt {attempt} ran longer than its timeout of {seconds:.3g} s"
+    )
 
 
 def wait_flow(scope: Scope, op_id: str, name: str | None, seconds: int) -> Flow:

@@ -108,10 +108,12 @@ def invocation_flow(
     input_serdes: SerDes[Any],
     result_serdes: SerDes[Any],
     make_execution: MakeExecution = Execution,
+    time_left: Callable[[], float] | None = None,
     now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
 ) -> Generator[Effect, Any, dict[str, Any]]:
     """Decode ``event``, read the rest of the operation log, run ``handler(input, root
-    context)`` and turn its outcome into the handler output."""
+    context)`` and turn its outcome into the handler output. ``time_left`` says how many
+    seconds step bodies may still run before the invocation must end (deadline awareness)."""
     decoded = decode_event(event)
     operations = decoded.operations
     try:
@@ -119,6 +121,7 @@ def invocation_flow(
     except Exception as error:
         return _backend_failed(error)
     execution = make_execution(decoded.arn, decoded.token, operations)
+    execution.time_left = time_left
     own_id = execution_id(execution.arn)
     try:
         user_input = deserialize(

@@ -47,3 +47,13 @@ def check_replayer(handler: db.DurableHandler[Any, Any], path: Path) -> None:
     assert_type(histories_from_aws(["arn"], function_name="orders"), list[History])
     assert_type(assert_replays(handler, "tests/histories"), list[ReplayResult])
     assert_type(run_workflow(handler, {}, strict=True), WorkflowResult)
+
+
+def check_step_timeouts() -> None:
+    config = db.StepConfig(db.RetryPresets.default(), timeout=2.5)
+    assert_type(config.timeout, float | None)
+    db.StepConfig(timeout=db.Duration.from_seconds(3))
+    try:
+        pass
+    except db.StepTimeoutError as error:
+        assert_type(error.message, str | None)
