@@ -6,7 +6,8 @@ model as ``history --json`` and polls the JSON API while an execution runs.
 
 Executions of the handlers given on the command line are resumed after a callback is answered
 from the page (in a background thread, waits skipped as in ``run``), so a user approves an
-order and watches it finish. Others wait for ``run --resume``, and the page says so.
+order and watches it finish. Others wait for ``run --resume``, and the page says so. With
+``--aws`` the console reads the real service instead, which resumes executions itself.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from importlib import resources
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+from durable_backend._aws_executions import AwsExecutions
 from durable_backend._errors import DurableError
 from durable_backend._models import ErrorObject, ExecutionStatus
 from durable_backend._timeline import build_timeline, json_default, timeline_to_json
@@ -155,6 +157,50 @@ class LocalSource:
         """Wait for executions the console resumed (tests and shutdown)."""
         for worker in list(self._resumers.values()):
             worker.join(timeout)
+
+
+class AwsSource:
+    """The executions of some functions in the real service (the service lists executions per
+    function); the service itself resumes an execution once its callback is answered."""
+
+    def __init__(self, executions: AwsExecutions, functions: list[str]) -> None:
+        self._executions = executions
+        self.functions = functions
+
+    @property
+    def description(self) -> str:
+        return f"AWS, functions {', '.join(self.functions)}"
+
+    def executions(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for function in self.functions:
+            marker = ""
+            while True:
+                page = self._executions.list_executions(function, marker=marker, max_items=_PAGE)
+                rows.extend(page["DurableExecutions"])
+                marker = page.get("NextMarker") or ""
+                if not marker:
+                    break
+        return sorted(rows, key=lambda row: str(row.get("StartTimestamp")), reverse=True)
+
+    def timeline(self, arn: str) -> dict[str, Any]:
+        summary = self._executions.get_execution(arn)
+        out = timeline_to_json(build_timeline(self._executions.history_events(arn), summary))
+        out["function_name"] = _function_of(summary)
+        out["resumable"] = True
+        return out
+
+    def answer_callback(
+        self, callback_id: str, result: str | None, error: ErrorObject | None
+    ) -> str:
+        if error is None:
+            self._executions.send_callback_success(callback_id, result)
+        else:
+            self._executions.send_callback_failure(callback_id, error)
+        return "answered; the service resumes the execution"
+
+    def stop(self, arn: str) -> None:
+        self._executions.stop_execution(arn)
 
 
 def _function_of(summary: Mapping[str, Any]) -> str:

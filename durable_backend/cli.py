@@ -490,21 +490,32 @@ def _callback(args: argparse.Namespace, out: Console) -> int:
 
 
 def _ui(args: argparse.Namespace, out: Console) -> int:
-    from durable_backend._console import LocalSource, serve
+    from durable_backend._aws_executions import AwsExecutions
+    from durable_backend._console import AwsSource, ExecutionSource, LocalSource, serve
 
-    _require_db(args.db)
     handlers: dict[str, HandlerLike] = {}
     for spec in args.targets:
         module, _, attr = spec.partition(":")
         handlers[derive_function_name(module, attr)] = _load_object(spec)
+    source: ExecutionSource
+    if args.aws:
+        if not args.function or args.targets:
+            raise UsageError("with --aws, name the functions to show (--function NAME, "
+                             "repeatable) and no MODULE:HANDLER: the service runs them")
+        source = AwsSource(AwsExecutions(), args.function)
+        where = "AWS"
+    else:
+        _require_db(args.db)
+        source = LocalSource(args.db, handlers)
+        where = args.db
     try:
-        server = serve(LocalSource(args.db, handlers), args.host, args.port)
+        server = serve(source, args.host, args.port)
     except OSError as exc:
         raise UsageError(f"cannot listen on {args.host}:{args.port} ({exc.strerror}); "
                          f"pick another --port") from None
     try:
         host, port = str(server.server_address[0]), server.server_address[1]
-        out.print(f"console for {escape(args.db)} on [bold]http://{host}:{port}/[/bold]",
+        out.print(f"console for {escape(where)} on [bold]http://{host}:{port}/[/bold]",
                   soft_wrap=True)
         if ipaddress.ip_address(host).is_loopback:
             out.print("listening on loopback only; --host 0.0.0.0 exposes it (it has no login)")
@@ -649,6 +660,11 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1",
                     help="the address to listen on (default 127.0.0.1: this machine only)")
     ui.add_argument("--port", type=int, default=8765, help="the port (default 8765; 0: any)")
+    ui.add_argument("--aws", action="store_true",
+                    help="show executions in the real service (boto3's credentials, region and "
+                    "AWS_ENDPOINT_URL_LAMBDA) instead of the local database")
+    ui.add_argument("--function", action="append", default=[], metavar="NAME[:ALIAS]",
+                    help="with --aws: a function whose executions to show (repeatable)")
     add_db(ui)
     ui.set_defaults(func=_ui)
     return parser

@@ -16,7 +16,10 @@ from typing import Any
 import pytest
 
 from durable_backend import cli
-from durable_backend._console import LocalSource, serve
+from durable_backend._aws_executions import AwsExecutions
+from durable_backend._console import AwsSource, LocalSource, serve
+from tests.support.emulator import Emulator
+from tests.support.service_env import ended, use_emulator, waiting_callback
 
 
 @pytest.fixture
@@ -108,3 +111,38 @@ def test_the_command_listens_on_loopback_and_says_so(database: str) -> None:
 def test_the_command_needs_a_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["ui", "--db", str(tmp_path / "missing.db")]) == 2
     assert "no local database" in capsys.readouterr().err
+
+
+@pytest.mark.emulator
+def test_with_aws_the_console_reads_and_answers_the_real_service(
+    emulator: Emulator, approval_function: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_emulator(monkeypatch, emulator)
+    arn = emulator.start_execution(approval_function, json.dumps({"order": "o-4"}))
+    with AwsExecutions() as executions:
+        callback_id = waiting_callback(executions, arn)
+        server = serve(AwsSource(executions, [approval_function]), port=0)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        try:
+            status, listing = _call(f"{base}/api/executions")
+            assert status == 200 and approval_function in listing["source"]
+            assert [row["DurableExecutionArn"] for row in listing["executions"]] == [arn]
+            _, run = _call(f"{base}/api/execution?arn={arn}")
+            assert [cb["callback_id"] for cb in run["pending_callbacks"]] == [callback_id]
+            body = json.dumps({"callback_id": callback_id, "action": "succeed",
+                               "result": '"yes"'}).encode()
+            status, answer = _call(f"{base}/api/callback", body,
+                                   **{"Content-Type": "application/json"})
+            assert status == 200 and "service resumes" in answer["message"]
+            assert ended(executions, arn)["Status"] == "SUCCEEDED"
+            _, run = _call(f"{base}/api/execution?arn={arn}")
+            assert run["status"] == "SUCCEEDED" and json.loads(run["result"])["answer"] == "yes"
+        finally:
+            server.shutdown()
+            server.server_close()
+
+
+def test_aws_needs_the_functions_to_show(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["ui", "--aws"]) == 2
+    assert "--function NAME" in capsys.readouterr().err
