@@ -134,6 +134,22 @@ def _structure_scalar(cls: type[Any], optional: bool = False) -> Callable[[Any, 
     return structure
 
 
+def _objects_only(
+    model: type[Any], structure: Callable[[Any, type[Any]], Any]
+) -> Callable[[Any, type[Any]], Any]:
+    """``structure`` for objects only. cattrs would read a list or a string given for an
+    object as an object with every field absent (``StepDetails: [...]`` as no details at all);
+    the service never sends one, so it is malformed input, and named as such."""
+    name = model.__name__
+
+    def checked(value: Any, cls: type[Any]) -> Any:
+        if value.__class__ is not dict and not isinstance(value, Mapping):
+            raise TypeError(f"{name} must be an object, got {type(value).__name__}")
+        return structure(value, cls)
+
+    return checked
+
+
 def _build(structure_datetime: Callable[[Any, type[Any]], datetime],
            unstructure_datetime: Callable[[datetime], Any]) -> Converter:
     converter = Converter(
@@ -165,7 +181,10 @@ def _build(structure_datetime: Callable[[Any, type[Any]], datetime],
     for model in _MODELS:
         renames = {a.name: override(rename=wire_name(a.name)) for a in attrs.fields(model)}
         converter.register_structure_hook(
-            model, make_dict_structure_fn(model, converter, **renames)  # type: ignore[arg-type]
+            model,
+            _objects_only(
+                model, make_dict_structure_fn(model, converter, **renames)  # type: ignore[arg-type]
+            ),
         )
         converter.register_unstructure_hook(
             model,

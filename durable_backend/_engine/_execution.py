@@ -43,14 +43,20 @@ class Execution:
 
     @property
     def input_payload(self) -> str | None:
+        op = self.execution_operation
+        if op is None or op.execution_details is None:
+            return None
+        return op.execution_details.input_payload
+
+    @property
+    def execution_operation(self) -> Operation | None:
+        """The EXECUTION operation: the one the ARN names, else the one there is."""
         op = self.operations.get(execution_id(self.arn))
         if op is None or op.type is not OperationType.EXECUTION:
             op = next(
                 (o for o in self.operations.values() if o.type is OperationType.EXECUTION), None
             )
-        if op is None or op.execution_details is None:
-            return None
-        return op.execution_details.input_payload
+        return op
 
     def seconds_left(self) -> float | None:
         time_left = self.time_left

@@ -40,6 +40,7 @@ from durable_backend._protocol import MAX_RESPONSE_BYTES, execution_id
 from durable_backend._serdes import SerDes, SerDesContext, deserialize, serialize
 
 _initial_state = event_converter.get_structure_hook(InitialExecutionState)
+_operation = event_converter.get_structure_hook(Operation)
 
 MakeExecution = Callable[[str, str, tuple[Operation, ...]], Execution]
 """Builds the invocation's replay state; the Replayer's builds a replay-only one."""
@@ -82,10 +83,42 @@ def decode_event(event: object) -> DecodedEvent:
     try:
         state = _initial_state(raw_state, InitialExecutionState)
     except Exception as error:
-        raise InvalidEventError(
-            f"InitialExecutionState.Operations could not be decoded: {error!r}"
-        ) from error
+        malformed = _malformed(raw_state, error)
+        raise InvalidEventError(f"{malformed}. {_NOT_FROM_THE_SERVICE}") from error
     return DecodedEvent(str(arn), str(token), state.operations, state.next_marker or "")
+
+
+_NOT_FROM_THE_SERVICE = (
+    "The durable execution service never sends this: if the event was built by hand (a test, a "
+    "proxy), fix it; otherwise report it with the event"
+)
+
+
+def _malformed(raw_state: Mapping[str, Any], error: Exception) -> str:
+    """What is wrong with an initial state that did not decode, down to the operation. Only
+    runs on failure, so decoding a good event stays one pass."""
+    operations = raw_state.get("Operations")
+    if not isinstance(operations, list | tuple):
+        return (
+            f"InitialExecutionState.Operations must be a list, got {type(operations).__name__}"
+        )
+    for index, raw in enumerate(operations):
+        try:
+            _operation(raw, Operation)
+        except Exception as op_error:
+            op_id = raw.get("Id") if isinstance(raw, Mapping) else None
+            which = f" (Id {op_id!r})" if op_id else ""
+            return (
+                f"InitialExecutionState.Operations[{index}]{which} is malformed: "
+                f"{_reason(op_error)}"
+            )
+    return f"InitialExecutionState could not be decoded: {_reason(error)}"
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, KeyError):
+        return f"it has no {error.args[0]}"
+    return str(error) or type(error).__name__
 
 
 def output_dict(output: DurableInvocationOutput) -> dict[str, Any]:
@@ -123,6 +156,12 @@ def invocation_flow(
     execution = make_execution(decoded.arn, decoded.token, operations)
     execution.time_left = time_left
     own_id = execution_id(execution.arn)
+    if execution.execution_operation is None:
+        raise InvalidEventError(
+            f"The operations of {decoded.arn} ({len(operations)} of them, every page read) have "
+            f"no EXECUTION operation, so there is no input to run the handler with. "
+            f"{_NOT_FROM_THE_SERVICE}."
+        )
     try:
         user_input = deserialize(
             input_serdes, execution.input_payload or None, _context(execution, own_id)
