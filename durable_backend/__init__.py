@@ -10,11 +10,11 @@ from durable_backend._backend import (
 from durable_backend._batch import (
     BatchCompletionError,
     BatchItem,
-    BatchItemStatus,
     BatchResult,
     CompletionReason,
 )
 from durable_backend._config import (
+    BatchItemStatus,
     CallbackConfig,
     ChildConfig,
     CompletionConfig,

@@ -22,7 +22,6 @@ from durable_backend._errors import ValidationError, WaitForConditionError
 from durable_backend._retry import JitterStrategy, RetryStrategy
 
 if TYPE_CHECKING:
-    from durable_backend._batch import BatchItemStatus
     from durable_backend._serdes import SerDes
 
 T = TypeVar("T")
@@ -39,6 +38,15 @@ class StepSemantics(Enum):
 
     AT_MOST_ONCE_PER_RETRY = "AT_MOST_ONCE_PER_RETRY"
     AT_LEAST_ONCE_PER_RETRY = "AT_LEAST_ONCE_PER_RETRY"
+
+
+class BatchItemStatus(Enum):
+    """Where one map item or parallel branch stands."""
+
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    STARTED = "STARTED"
+    """Started but unfinished when the batch completed early."""
 
 
 class NestingType(Enum):
@@ -68,6 +76,14 @@ def _callable(what: str, *, optional: bool = True) -> Callable[[Any, Any, Any], 
         if not callable(value) and not (optional and value is None):
             expected = "callable or None" if optional else "callable"
             raise ValidationError(f"{what} must be {expected}, got {value!r}")
+
+    return check
+
+
+def _bool(what: str) -> Callable[[Any, Any, Any], None]:
+    def check(_: Any, __: Any, value: Any) -> None:
+        if type(value) is not bool:
+            raise ValidationError(f"{what} must be True or False, got {value!r}")
 
     return check
 
@@ -240,13 +256,19 @@ class InvokeConfig(Generic[P, R]):
 
 @frozen
 class ChildConfig(Generic[T]):
-    """``summary_generator(result)`` is checkpointed instead of a result over 256 KiB."""
+    """``summary_generator(result)`` is checkpointed instead of a result over 256 KiB.
+
+    ``is_virtual=True`` writes no CONTEXT for the child (no START, SUCCEED or FAIL): its
+    operations report the caller's parent and its body re-runs on replay over their
+    checkpoints. Ids stay prefixed by the child's own id, so replay remains deterministic.
+    """
 
     serdes: SerDes[T] | None = field(default=None, validator=_serdes)
     sub_type: str | None = field(default=None, validator=_sub_type)
     summary_generator: SummaryGenerator | None = field(
         default=None, validator=_callable("summary_generator")
     )
+    is_virtual: bool = field(default=False, validator=_bool("is_virtual"))
 
 
 # --- map and parallel -------------------------------------------------------------------------
@@ -305,6 +327,9 @@ class CompletionStatus:
     items: tuple[CompletionItemStatus, ...] = ()
 
 
+ShouldComplete = Callable[[CompletionStatus], CompletionDecision]
+
+
 @frozen
 class CompletionConfig:
     """When a map/parallel batch stops (official semantics).
@@ -312,6 +337,10 @@ class CompletionConfig:
     The batch completes as soon as ``min_successful`` items succeeded, or failures exceed
     ``tolerated_failure_count`` or ``tolerated_failure_percentage`` (of all items), or every item
     finished. With all three unset, the first failure ends the batch (fail fast).
+
+    ``should_complete(status)`` replaces those three (it cannot be combined with them): it is
+    asked before the first item starts and after every change, and must be deterministic and
+    monotonic. Failures then never end the batch by themselves; every item finishing still does.
     """
 
     min_successful: int | None = field(default=None, validator=_optional_int("min_successful", 1))
@@ -319,6 +348,21 @@ class CompletionConfig:
         default=None, validator=_optional_int("tolerated_failure_count", 0)
     )
     tolerated_failure_percentage: float | None = field(default=None, validator=_percentage)
+    should_complete: ShouldComplete | None = field(
+        default=None, validator=_callable("should_complete")
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.should_complete is not None and (
+            self.min_successful is not None
+            or self.tolerated_failure_count is not None
+            or self.tolerated_failure_percentage is not None
+        ):
+            raise ValidationError(
+                "should_complete cannot be combined with min_successful, "
+                "tolerated_failure_count or tolerated_failure_percentage: decide those in the "
+                "predicate, or drop it"
+            )
 
     def validate_for_total(self, total: int) -> None:
         """Raise before the batch starts if ``min_successful`` exceeds the number of items."""

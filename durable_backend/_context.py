@@ -32,6 +32,7 @@ from durable_backend._determinism import orchestration_body, step_body
 from durable_backend._drive import AsyncRuntime, Runtime
 from durable_backend._duration import Duration, duration_seconds
 from durable_backend._engine import (
+    Batch,
     Flow,
     Scope,
     batch_flow,
@@ -49,7 +50,7 @@ from durable_backend._engine import (
 )
 from durable_backend._logger import DurableLogger, context_logger, operation_logger
 from durable_backend._models import OperationSubType
-from durable_backend._serdes import JSON_SERDES, SerDes, serdes_for, serialize
+from durable_backend._serdes import BATCH_SERDES, JSON_SERDES, SerDes, serdes_for, serialize
 from durable_backend.types import (
     StepContext,
     WaitForCallbackContext,
@@ -179,7 +180,6 @@ class _Shell:
             config,
             StepConfig(retry_strategy=config.retry_strategy),
             self._make_submitter_context,
-            config.serdes or JSON_SERDES,
         )
 
     def _invoke_flow(
@@ -222,6 +222,7 @@ class _Shell:
             serdes_for(return_annotation(func), config.serdes),
             config.summary_generator,
             in_branch=scope.in_branch,
+            virtual=config.is_virtual,
         )
 
 
@@ -237,24 +238,14 @@ class _Shell:
         namer = config.item_namer
         func = orchestration_body(func)
 
-        def branch(index: int) -> tuple[str, Callable[[Any], Any]]:
+        def branch(index: int) -> tuple[str | None, Callable[[Any], Any]]:
             item = items[index]
-            label = namer(item, index) if namer is not None else f"map-item-{index}"
-            return label, lambda ctx: func(ctx, item, index, items)
+            own_name = namer(item, index) if namer is not None else None
+            return own_name, lambda ctx: func(ctx, item, index, items)
 
-        scope = self._scope
-        return batch_flow(
-            scope,
-            self._called("map", name),
-            _resolve_name(name, func),
-            OperationSubType.MAP.value,
-            OperationSubType.MAP_ITERATION.value,
-            len(items),
-            branch,
-            config.completion_config,
-            config.max_concurrency,
-            config.item_serdes or JSON_SERDES,
-            config.summary_generator,
+        return self._batch_flow(
+            self._called("map", name), _resolve_name(name, func), config, OperationSubType.MAP,
+            OperationSubType.MAP_ITERATION, "map-item-", len(items), branch,
         )
 
     def _parallel_flow(
@@ -263,28 +254,17 @@ class _Shell:
         name: str | None,
         config: ParallelConfig | None,
     ) -> Flow:
-        config = config or ParallelConfig()
         named = [
             (
-                (branch.name if isinstance(branch, ParallelBranch) else None)
-                or f"parallel-branch-{index}",
+                branch.name if isinstance(branch, ParallelBranch) else None,
                 orchestration_body(branch),
             )
-            for index, branch in enumerate(branches)
+            for branch in branches
         ]
-        scope = self._scope
-        return batch_flow(
-            scope,
-            self._called("parallel", name),
-            name,
-            OperationSubType.PARALLEL.value,
-            OperationSubType.PARALLEL_BRANCH.value,
-            len(named),
-            named.__getitem__,
-            config.completion_config,
-            config.max_concurrency,
-            config.item_serdes or JSON_SERDES,
-            config.summary_generator,
+        return self._batch_flow(
+            self._called("parallel", name), name, config or ParallelConfig(),
+            OperationSubType.PARALLEL, OperationSubType.PARALLEL_BRANCH, "parallel-branch-",
+            len(named), named.__getitem__,
         )
 
     def _now_flow(self) -> Flow:
@@ -295,7 +275,34 @@ class _Shell:
         """The key of this context's next replay-safe random draw, taken at call time."""
         self._draws += 1
         scope = self._scope
-        return scope.execution.arn, scope.parent_id, self._draws
+        return scope.execution.arn, scope.ids.prefix, self._draws
+
+    def _batch_flow(
+        self,
+        op_id: str,
+        name: str | None,
+        config: MapConfig[Any] | ParallelConfig,
+        sub_type: OperationSubType,
+        item_sub_type: OperationSubType,
+        name_prefix: str,
+        count: int,
+        branch: Callable[[int], tuple[str | None, Callable[..., Any]]],
+    ) -> Flow:
+        """``serdes`` writes the whole BatchResult and, without ``item_serdes``, each item."""
+        batch = Batch(
+            sub_type=sub_type.value,
+            item_sub_type=item_sub_type.value,
+            name_prefix=name_prefix,
+            count=count,
+            branch=branch,
+            completion=config.completion_config,
+            max_concurrency=config.max_concurrency,
+            nesting=config.nesting_type,
+            serdes=config.serdes or BATCH_SERDES,
+            item_serdes=config.item_serdes or config.serdes or JSON_SERDES,
+            summary=config.summary_generator,
+        )
+        return batch_flow(self._scope, op_id, name, batch)
 
     def _wait_for_condition_flow(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 from durable_backend._engine import Execution
@@ -12,18 +12,29 @@ from durable_backend._engine import Execution
 class DurableLogger(logging.LoggerAdapter[logging.Logger]):
     """Adds ``executionArn``, ``operationId``, ``operationName``, ``attempt`` and ``parentId``.
 
-    Records are dropped while the execution replays, so each line is logged once per
-    execution rather than once per invocation.
+    Records are dropped while ``is_replaying()`` says the execution replays, so each line is
+    logged once per execution rather than once per invocation.
     """
 
     def __init__(
-        self, logger: logging.Logger, execution: Execution, extra: Mapping[str, object]
+        self,
+        logger: logging.Logger,
+        is_replaying: Callable[[], bool],
+        extra: Mapping[str, object],
     ) -> None:
         super().__init__(logger, extra)
-        self._execution = execution
+        self._is_replaying = is_replaying
 
     def isEnabledFor(self, level: int) -> bool:
-        return not self._execution.replaying and self.logger.isEnabledFor(level)
+        return not self._is_replaying() and self.logger.isEnabledFor(level)
+
+    def with_is_replaying(self, is_replaying: Callable[[], bool]) -> DurableLogger:
+        """The same logger and fields, quiet whenever ``is_replaying()`` is true instead."""
+        return DurableLogger(self.logger, is_replaying, self.extra or {})
+
+    def get_logger(self) -> logging.Logger:
+        """The standard logger records go to."""
+        return self.logger
 
     def process(
         self, msg: Any, kwargs: MutableMapping[str, Any]
@@ -38,7 +49,7 @@ def context_logger(
     logger: logging.Logger, execution: Execution, parent_id: str | None
 ) -> DurableLogger:
     return DurableLogger(
-        logger, execution, {"executionArn": execution.arn, "parentId": parent_id}
+        logger, _replaying(execution), {"executionArn": execution.arn, "parentId": parent_id}
     )
 
 
@@ -52,7 +63,7 @@ def operation_logger(
 ) -> DurableLogger:
     return DurableLogger(
         logger,
-        execution,
+        _replaying(execution),
         {
             "executionArn": execution.arn,
             "parentId": parent_id,
@@ -61,3 +72,7 @@ def operation_logger(
             "attempt": attempt,
         },
     )
+
+
+def _replaying(execution: Execution) -> Callable[[], bool]:
+    return lambda: execution.replaying

@@ -27,8 +27,9 @@ from cattrs import BaseValidationError, Converter, transform_error
 from cattrs.errors import StructureHandlerNotFoundError
 from cattrs.preconf.json import make_converter
 
-from durable_backend._batch import BatchItem, BatchItemStatus, BatchResult, CompletionReason
+from durable_backend._batch import BatchItem, BatchResult, CompletionReason
 from durable_backend._codec import from_wire, to_wire
+from durable_backend._config import BatchItemStatus
 from durable_backend._errors import RetryableSerDesError, SerDesError
 from durable_backend._models import ErrorObject
 
@@ -90,6 +91,19 @@ class JsonSerDes:
 
 
 JSON_SERDES = JsonSerDes()
+
+
+class BatchResultSerDes:
+    """A map/parallel result in the official dict form, the default for the whole batch."""
+
+    def serialize(self, value: BatchResult[Any], serdes_context: SerDesContext) -> str:
+        return _ENCODER.encode(value.to_dict())
+
+    def deserialize(self, data: str, serdes_context: SerDesContext) -> BatchResult[Any]:
+        return BatchResult.from_dict(json_decode(data))
+
+
+BATCH_SERDES = BatchResultSerDes()
 
 
 def _is_pydantic_model(tp: Any) -> bool:

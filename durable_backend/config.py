@@ -2,8 +2,8 @@
 names, field order and defaults. Durations take a ``Duration``, a ``timedelta`` or int seconds.
 """
 
-from durable_backend._batch import BatchItemStatus
 from durable_backend._config import (
+    BatchItemStatus,
     CallbackConfig,
     ChildConfig,
     CompletionConfig,

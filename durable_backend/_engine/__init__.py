@@ -1,6 +1,11 @@
 """The replay engine: no I/O, no asyncio, no threads; the drivers perform its effects."""
 
-from durable_backend._engine._batch_flows import BatchRun, batch_flow, wait_for_condition_flow
+from durable_backend._engine._batch_flows import (
+    Batch,
+    BatchRun,
+    batch_flow,
+    wait_for_condition_flow,
+)
 from durable_backend._engine._checkpoints import (
     SLOW_BODY_SECONDS,
     CheckpointFailed,
@@ -50,6 +55,7 @@ from durable_backend._engine._values import draw_float, draw_uuid, now_flow
 __all__ = [
     "SLOW_BODY_SECONDS",
     "AwaitLanding",
+    "Batch",
     "BatchRun",
     "BodyTimedOut",
     "CallCheckpoint",

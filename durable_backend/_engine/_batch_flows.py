@@ -1,28 +1,41 @@
 """``map``, ``parallel`` and ``wait_for_condition`` as flows.
 
-A batch is a CONTEXT whose branches are child CONTEXTs with ids taken in index order before
-anything runs, so ids never depend on completion order. The driver runs the branches (threads
-or tasks) through ``RunBranches`` and reports each outcome to a ``BatchRun``, whose bookkeeping
-is O(1) per completion.
+A batch is a child context (its whole ``BatchResult`` goes through the batch serdes) whose
+items are child contexts too, with ids taken in index order before anything runs, so ids never
+depend on completion order. FLAT nesting makes the items virtual: they checkpoint nothing and
+their operations report the batch. The driver runs the items (threads or tasks) through
+``RunBranches`` and reports each outcome to a ``BatchRun``, whose bookkeeping is O(1) per
+completion.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
-from durable_backend._batch import BatchItem, BatchItemStatus, BatchResult, CompletionTracker
-from durable_backend._config import CompletionConfig, WaitForConditionConfig
+from attrs import frozen
+
+from durable_backend._batch import (
+    BatchItem,
+    BatchResult,
+    CompletionReason,
+    CompletionTracker,
+    batch_summary,
+)
+from durable_backend._config import (
+    BatchItemStatus,
+    CompletionConfig,
+    NestingType,
+    SummaryGenerator,
+    WaitForConditionConfig,
+)
 from durable_backend._engine._checkpoints import SuspendExecution
 from durable_backend._engine._effects import RunBranches, RunUserCode
 from durable_backend._engine._execution import Execution
 from durable_backend._engine._flows import (
     Flow,
     Scope,
-    child_error,
     child_flow,
-    context_success,
     error_object,
     reject_awaitable,
 )
@@ -38,7 +51,26 @@ from durable_backend._models import (
 )
 from durable_backend._serdes import JSON_SERDES, SerDes
 
-Branch = tuple[str, Callable[..., Any]]
+Branch = tuple[str | None, Callable[..., Any]]
+"""An item's own name (None: the default ``{prefix}{index}``) and its body."""
+
+
+@frozen
+class Batch:
+    """What a map or parallel runs and how. ``branch(index)`` makes an item's name and body
+    when it is claimed, so a wide map holds nothing per item that has not started."""
+
+    sub_type: str
+    item_sub_type: str
+    name_prefix: str
+    count: int
+    branch: Callable[[int], Branch]
+    completion: CompletionConfig
+    max_concurrency: int | None
+    nesting: NestingType
+    serdes: SerDes[Any]
+    item_serdes: SerDes[Any]
+    summary: SummaryGenerator | None
 
 
 class BatchRun:
@@ -47,11 +79,14 @@ class BatchRun:
     The driver claims a branch, runs its flow and reports exactly one outcome for it:
     ``succeeded``, ``failed``, ``suspend``, or ``abort`` when the branch ended the whole
     invocation (a failed checkpoint, a crash). Counts running branches on the execution, so
-    the checkpoint protocol knows when a call is worth sharing.
+    the checkpoint protocol knows when a call is worth sharing. A ``should_complete``
+    predicate that raises ends the batch; its error is kept in ``error`` for the flow to raise
+    (the drivers call these methods from their workers).
     """
 
     __slots__ = (
         "count",
+        "error",
         "execution",
         "fatal",
         "next_index",
@@ -61,15 +96,30 @@ class BatchRun:
         "tracker",
     )
 
-    def __init__(self, execution: Execution, count: int, completion: CompletionConfig) -> None:
+    def __init__(
+        self,
+        execution: Execution,
+        count: int,
+        completion: CompletionConfig,
+        names: Callable[[int], str | None] | None = None,
+    ) -> None:
         self.execution = execution
         self.count = count
-        self.tracker = CompletionTracker(count, completion)
+        self.tracker = CompletionTracker(count, completion, names)
         self.next_index = 0
         self.outcomes: dict[int, tuple[BatchItemStatus, Any, ErrorObject | None]] = {}
         self.suspended = 0
-        self.reason = self.tracker.decision() if count == 0 else None
         self.fatal: BaseException | None = None
+        self.error: Exception | None = None
+        self.reason: CompletionReason | None = None
+        self._decide()
+
+    def _decide(self) -> None:
+        try:
+            self.reason = self.tracker.decision()
+        except Exception as error:
+            self.error = error
+            self.reason = CompletionReason.ALL_COMPLETED  # stop claiming; the flow raises
 
     def claim(self) -> int | None:
         """The next branch to start, or None once complete or when all have started."""
@@ -78,32 +128,37 @@ class BatchRun:
         index = self.next_index
         self.next_index += 1
         self.execution.branches += 1
+        if self.tracker.watches_starts:
+            self.tracker.record(index, BatchItemStatus.STARTED)
         return index
 
     def succeeded(self, index: int, value: Any) -> None:
-        self.execution.branches -= 1
-        self.outcomes[index] = (BatchItemStatus.SUCCEEDED, value, None)
-        if self.reason is None:
-            self.tracker.record_success()
-            self.reason = self.tracker.decision()
+        self._finished(index, BatchItemStatus.SUCCEEDED, value, None)
 
     def failed(self, index: int, error: BaseException) -> None:
+        self._finished(index, BatchItemStatus.FAILED, None, error_object(error))
+
+    def _finished(
+        self, index: int, status: BatchItemStatus, value: Any, error: ErrorObject | None
+    ) -> None:
         self.execution.branches -= 1
-        self.outcomes[index] = (BatchItemStatus.FAILED, None, error_object(error))
+        self.outcomes[index] = (status, value, error)
         if self.reason is None:
-            self.tracker.record_failure()
-            self.reason = self.tracker.decision()
+            self.tracker.record(index, status)
+            self._decide()
 
     def suspend(self, index: int) -> None:
         self.execution.branches -= 1
         self.outcomes[index] = (BatchItemStatus.STARTED, None, None)
         self.suspended += 1
+        if self.reason is None and self.tracker.watches_starts:
+            self._decide()
 
     def abort(self, error: BaseException) -> None:
         """A branch ended the invocation: start no more; the driver re-raises ``fatal``."""
         self.execution.branches -= 1
         self.fatal = self.fatal or error
-        self.reason = self.reason or self.tracker.reason()
+        self.reason = self.reason or CompletionReason.ALL_COMPLETED
 
     def report(self, index: int, value: Any, error: BaseException | None) -> None:
         """Record a finished branch's outcome, whichever it was."""
@@ -125,74 +180,58 @@ class BatchRun:
         return BatchResult(items, self.reason)
 
 
-def batch_flow(
-    scope: Scope,
-    op_id: str,
-    name: str | None,
-    sub_type: str,
-    branch_sub_type: str,
-    count: int,
-    branch: Callable[[int], Branch],
-    completion: CompletionConfig,
-    max_concurrency: int | None,
-    item_serdes: SerDes[Any],
-    summary: Callable[[Any], str] | None,
-) -> Flow:
-    """A map or parallel: run ``count`` branches as child contexts and checkpoint a
-    BatchResult. ``branch(index)`` makes a branch's name and body when it is claimed, so a
-    wide map holds nothing per item that has not started.
-    """
-    execution = scope.execution
-    op = execution.lookup(op_id, OperationType.CONTEXT, sub_type, name)
-    completion.validate_for_total(count)
-    if op is not None:
-        details = op.context_details
-        replay_children = bool(details and details.replay_children)
-        if op.status is OperationStatus.SUCCEEDED and not replay_children:
-            return _batch_result(details.result if details else None)
-        if op.status is OperationStatus.FAILED:
-            raise child_error(details.error if details else None)
-    else:
-        yield scope.commit(
-            (scope.update(op_id, OperationType.CONTEXT, OperationAction.START, sub_type, name),),
-            durable=False,
+def batch_flow(scope: Scope, op_id: str, name: str | None, batch: Batch) -> Flow:
+    """A map or parallel: run its items, then checkpoint the BatchResult as a child context."""
+    batch.completion.validate_for_total(batch.count)
+    summary = batch_summary(
+        "MapResult" if batch.sub_type == OperationSubType.MAP.value else "ParallelResult",
+        batch.summary,
+    )
+
+    def body(ids: IdSequence) -> Flow:
+        return _run_items(scope.execution, ids, name or op_id, batch)
+
+    return (
+        yield from child_flow(
+            scope, op_id, name, batch.sub_type, body, batch.serdes, summary, internal=True
         )
-    ids = IdSequence(op_id)
+    )
+
+
+def _run_items(execution: Execution, ids: IdSequence, label: str, batch: Batch) -> Flow:
     inner = Scope(execution, ids, in_branch=True)
-    branch_ids = [ids.next() for _ in range(count)]
+    item_ids = [ids.next() for _ in range(batch.count)]
+    virtual = batch.nesting is NestingType.FLAT
+    prefix = batch.name_prefix
 
     def make_flow(index: int) -> Flow:
-        branch_name, body = branch(index)
+        own_name, body = batch.branch(index)
         return child_flow(
             inner,
-            branch_ids[index],
-            branch_name,
-            branch_sub_type,
+            item_ids[index],
+            own_name if own_name is not None else f"{prefix}{index}",
+            batch.item_sub_type,
             body,
-            item_serdes,
+            batch.item_serdes,
             None,
             in_branch=True,
+            virtual=virtual,
         )
 
-    run = BatchRun(execution, count, completion)
-    yield RunBranches(make_flow, run, max_concurrency)
+    names = None
+    if batch.completion.should_complete is not None:
+        names = lambda index: batch.branch(index)[0]  # noqa: E731
+    run = BatchRun(execution, batch.count, batch.completion, names)
+    yield RunBranches(make_flow, run, batch.max_concurrency)
     if run.fatal is not None:
         raise run.fatal
+    if run.error is not None:
+        raise run.error
     if run.reason is None:
-        yield from scope.suspend(
-            f"{sub_type} {name or op_id} waits for {run.suspended} branch(es)"
+        yield from inner.suspend(
+            f"{batch.sub_type} {label} waits for {run.suspended} item(s)"
         )
-    result = run.result()
-    if op is not None and op.status.is_terminal:
-        return result
-    payload = json.dumps(result.to_dict(), separators=(",", ":"))
-    succeed = context_success(scope, op_id, sub_type, name, result, payload, summary)
-    yield scope.commit((succeed,), durable=False)
-    return result if succeed.context_options is not None else _batch_result(payload)
-
-
-def _batch_result(payload: str | None) -> BatchResult[Any]:
-    return BatchResult.from_dict(json.loads(payload or '{"all": []}'))
+    return run.result()
 
 
 def wait_for_condition_flow(

@@ -124,6 +124,21 @@ class Execution:
         self.fatal = error
         return error
 
+    def reject_recorded(self, op_id: str, what: str) -> None:
+        """A virtual context writes nothing: an operation recorded at its id means the code
+        changed between invocations (from a checkpointed context to a virtual one)."""
+        self.unawaited.pop(op_id, None)
+        op = self.operations.get(op_id)
+        if op is not None:
+            error = NonDeterministicExecutionError(
+                f"Non-deterministic execution at operation {op_id}: the history has "
+                f"{describe(op.type, op.sub_type, op.name)} but the code now runs {what} as a "
+                "virtual context, which records nothing. Changing nesting_type or is_virtual "
+                "breaks executions in flight."
+            )
+            self.fatal = error
+            raise error
+
 
 def _replayed_ids(operations: dict[str, Operation]) -> set[str]:
     """The finished operations this invocation will read back on replay."""

@@ -385,7 +385,7 @@ def create_callback_flow(
     scope: Scope, op_id: str, name: str | None, config: CallbackConfig
 ) -> Generator[Effect, Any, str]:
     """START a callback synchronously: the service mints the id the caller hands out."""
-    sub_type = OperationSubType.CALLBACK.value
+    sub_type = config.sub_type or OperationSubType.CALLBACK.value
     op = scope.execution.lookup(op_id, OperationType.CALLBACK, sub_type, name)
     if op is None:
         yield scope.commit(
@@ -485,31 +485,41 @@ def child_flow(
     *,
     internal: bool = False,
     in_branch: bool = False,
+    virtual: bool = False,
 ) -> Flow:
     """A child context: its operations nest under its id; its result is checkpointed once.
 
     Its SUCCEED/FAIL is queued, not awaited: everything inside is already durable, so a crash
-    before the next flush only replays the body from its children's checkpoints.
+    before the next flush only replays the body from its children's checkpoints. A ``virtual``
+    context checkpoints nothing: its operations report the caller's parent, and its body runs
+    again on every replay. The value returned is always the result's serdes round trip, so
+    the first run returns what replay will.
 
     ``internal`` bodies are flows of our own (``wait_for_callback``), run with ``yield from``;
     user bodies are run by the driver with a context shell of its kind.
     """
     execution = scope.execution
-    op = execution.lookup(op_id, OperationType.CONTEXT, sub_type, name)
-    replay_children = False
-    if op is not None:
-        details = op.context_details
-        replay_children = bool(details and details.replay_children)
-        if op.status is OperationStatus.SUCCEEDED and not replay_children:
-            return scope.decode(serdes, details.result if details else None, op_id)
-        if op.status is OperationStatus.FAILED:
-            raise child_error(details.error if details else None)
+    op = None
+    if virtual:
+        execution.reject_recorded(op_id, f"{sub_type} {name or op_id}")
+        ids = IdSequence.virtual(op_id, scope.parent_id)
     else:
-        yield scope.commit(
-            (scope.update(op_id, OperationType.CONTEXT, OperationAction.START, sub_type, name),),
-            durable=False,
-        )
-    ids = IdSequence(op_id)
+        op = execution.lookup(op_id, OperationType.CONTEXT, sub_type, name)
+        if op is not None:
+            details = op.context_details
+            if op.status is OperationStatus.SUCCEEDED and not (
+                details and details.replay_children
+            ):
+                return scope.decode(serdes, details.result if details else None, op_id)
+            if op.status is OperationStatus.FAILED:
+                raise child_error(details.error if details else None)
+        else:
+            start = scope.update(
+                op_id, OperationType.CONTEXT, OperationAction.START, sub_type, name
+            )
+            yield scope.commit((start,), durable=False)
+        ids = IdSequence(op_id)
+    recorded = op is not None and op.status.is_terminal
     try:
         if internal:
             value = yield from body(ids)
@@ -524,7 +534,7 @@ def child_flow(
         if ids.suspended is not None:  # the body caught its suspension and raised instead
             scope.ids.suspended = scope.ids.suspended or ids.suspended
             raise SuspendExecution(ids.suspended) from error
-        if op is None or not op.status.is_terminal:
+        if not (virtual or recorded):
             yield scope.commit(
                 (
                     scope.update(
@@ -539,13 +549,10 @@ def child_flow(
                 durable=False,
             )
         raise child_error(error_object(error)) from error
-    if op is not None and op.status.is_terminal:
-        return value
     payload = scope.encode(serdes, value, op_id, "context")
-    succeed = context_success(scope, op_id, sub_type, name, value, payload, summary)
-    yield scope.commit((succeed,), durable=False)
-    if succeed.context_options is not None:
-        return value
+    if not (virtual or recorded):
+        succeed = context_success(scope, op_id, sub_type, name, value, payload, summary)
+        yield scope.commit((succeed,), durable=False)
     return scope.decode(serdes, payload, op_id)
 
 
@@ -590,9 +597,12 @@ def wait_for_callback_flow(
     callback_config: CallbackConfig,
     step_config: StepConfig,
     make_step_context: Callable[[str, str | None, int], Any],
-    serdes: SerDes[Any],
 ) -> Flow:
-    """A CONTEXT holding a callback and a submitter step; the callback's answer is its value."""
+    """A CONTEXT holding a callback and a submitter step; the callback's answer is its value.
+
+    The config's serdes reads the answer; the context itself records it as JSON, as the
+    official SDK does (a custom serdes is not run twice).
+    """
     prefix = f"{name} " if name else ""
 
     def body(ids: IdSequence) -> Flow:
@@ -633,7 +643,7 @@ def wait_for_callback_flow(
                 name,
                 OperationSubType.WAIT_FOR_CALLBACK.value,
                 body,
-                serdes,
+                JSON_SERDES,
                 None,
                 internal=True,
             )

@@ -10,12 +10,11 @@ from hypothesis import strategies as st
 
 from durable_backend._batch import (
     BatchItem,
-    BatchItemStatus,
     BatchResult,
     CompletionReason,
     CompletionTracker,
 )
-from durable_backend._config import CompletionConfig
+from durable_backend._config import BatchItemStatus, CompletionConfig
 from durable_backend._errors import ChildContextError, ValidationError
 from durable_backend._models import ErrorObject
 
@@ -100,8 +99,8 @@ def test_from_dict_infers_missing_reason() -> None:
 def run(total: int, config: CompletionConfig | None, outcomes: str) -> CompletionReason | None:
     """Feed 's'/'f' outcomes; return the decision after the last one."""
     t = CompletionTracker(total, config)
-    for o in outcomes:
-        t.record_success() if o == "s" else t.record_failure()
+    for i, o in enumerate(outcomes):
+        t.record(i, BatchItemStatus.SUCCEEDED if o == "s" else BatchItemStatus.FAILED)
     return t.decision()
 
 
@@ -156,8 +155,8 @@ def test_completion_boundaries(
 
 def test_tracker_counts_and_reason() -> None:
     t = CompletionTracker(4, CompletionConfig.all_completed())
-    t.record_success()
-    t.record_failure()
+    t.record(0, BatchItemStatus.SUCCEEDED)
+    t.record(1, BatchItemStatus.FAILED)
     assert (t.succeeded, t.failed, t.completed, t.total) == (1, 1, 2, 4)
     assert t.decision() is None and t.reason() is ALL
 
@@ -206,10 +205,10 @@ def test_tracker_agrees_with_official_policy(
     for step in [None, *outcomes]:
         if step == "s":
             succeeded += 1
-            ours.record_success()
+            ours.record(succeeded + failed - 1, BatchItemStatus.SUCCEEDED)
         elif step == "f":
             failed += 1
-            ours.record_failure()
+            ours.record(succeeded + failed - 1, BatchItemStatus.FAILED)
         pct = config.tolerated_failure_percentage if config else None
         if pct is not None and total:
             assume(abs(failed / total * 100 - pct) > 1e-9)

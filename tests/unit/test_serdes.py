@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from durable_backend._batch import BatchItem, BatchItemStatus, BatchResult, CompletionReason
+from durable_backend._batch import BatchItem, BatchResult, CompletionReason
+from durable_backend._config import BatchItemStatus
 from durable_backend._errors import SerDesError
 from durable_backend._models import ErrorObject
 from durable_backend._serdes import (
