@@ -30,8 +30,9 @@ LIST_EXECUTIONS = "ListDurableExecutionsByFunction"
 
 
 def aws_client() -> LambdaClient:
-    """A ``lambda`` client from boto3's configuration, with botocore's own (standard) retries."""
-    client: LambdaClient = boto3.client(  # pyright: ignore[reportUnknownMemberType]
+    """A ``lambda`` client from boto3's configuration as it is now (a new session, not boto3's
+    default one with the credentials it cached), with botocore's own (standard) retries."""
+    client: LambdaClient = boto3.session.Session().client(  # pyright: ignore[reportUnknownMemberType]
         "lambda", region_name=os.environ.get("AWS_REGION") or None
     )
     return client

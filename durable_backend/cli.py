@@ -35,6 +35,7 @@ from rich.table import Table
 from rich.text import Text
 
 from durable_backend import _cli_replay as replay_command
+from durable_backend._aws_executions import AwsExecutions
 from durable_backend._errors import DurableError
 from durable_backend._handler import AsyncDurableHandler, DurableHandler
 from durable_backend._models import ErrorObject, ExecutionStatus
@@ -133,12 +134,36 @@ def _require_db(path: str) -> None:
         raise UsageError(f"no local database at {path!r}; run a workflow first or pass --db")
 
 
+Source = LocalBackend | AwsExecutions
+"""Where commands find executions: the same calls, in the service's shapes, on both."""
+
+
 @contextmanager
-def _reader(args: argparse.Namespace) -> Iterator[LocalBackend]:
-    """Where ``list``, ``history`` and ``callbacks`` read executions from: anything with
-    ``list_executions``, ``get_execution`` and ``history_events`` in the service's shapes."""
+def _reader(args: argparse.Namespace) -> Iterator[Source]:
+    """The local database (read-only), or with ``--aws`` the service (boto3's configuration)."""
+    if args.aws:
+        with AwsExecutions() as service:
+            yield service
+        return
     _require_db(args.db)
     with _open_backend(args.db, read_only=True) as backend:
+        yield backend
+
+
+@contextmanager
+def _writer(args: argparse.Namespace, arn: str | None) -> Iterator[Source]:
+    """Where ``stop`` and ``callback`` change execution ``arn``: the service with ``--aws``."""
+    if args.aws:
+        with AwsExecutions() as service:
+            yield service
+        return
+    _require_db(args.db)
+    latest = datetime.now(UTC)
+    if arn is not None:
+        with _open_backend(args.db, read_only=True) as reader:
+            latest = max([latest, *(e["EventTimestamp"] for e in reader.history_events(arn))])
+    # A time-skipping run may have stamped events ahead of the wall clock; never go behind them.
+    with _open_backend(args.db, clock=ManualClock(latest)) as backend:
         yield backend
 
 
@@ -148,22 +173,23 @@ def _time(value: object, form: str = "%Y-%m-%d %H:%M:%S") -> str:
     return str(value or "")
 
 
-def _all_executions(reader: LocalBackend) -> list[dict[str, Any]]:
+def _all_executions(reader: Source, function: str | None = None) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     marker = ""
     while True:
-        page = reader.list_executions(max_items=_PAGE, marker=marker)
+        page = reader.list_executions(function, max_items=_PAGE, marker=marker)
         rows.extend(page["DurableExecutions"])
         marker = page.get("NextMarker") or ""
         if not marker:
             return rows
 
 
-def _resolve(reader: LocalBackend, ref: str) -> str:
-    """The ARN of the execution ``ref`` names: an ARN, or a name as ``list`` shows it."""
-    if ref.startswith("arn:"):
+def _resolve(reader: Source, ref: str, function: str | None = None) -> str:
+    """The ARN of the execution ``ref`` names: an ARN, or a name as ``list`` shows it (the
+    service lists names per function, so with ``--aws`` and no ``--function`` it is an ARN)."""
+    if ref.startswith("arn:") or (isinstance(reader, AwsExecutions) and function is None):
         return ref
-    matches: list[str] = [row["DurableExecutionArn"] for row in _all_executions(reader)
+    matches: list[str] = [row["DurableExecutionArn"] for row in _all_executions(reader, function)
                           if row["DurableExecutionName"] == ref]
     if not matches:
         raise UsageError(f"no execution named {ref!r}; `list` shows the executions")
@@ -173,7 +199,7 @@ def _resolve(reader: LocalBackend, ref: str) -> str:
     return matches[0]
 
 
-def _timeline(reader: LocalBackend, arn: str) -> tuple[Timeline, list[dict[str, Any]]]:
+def _timeline(reader: Source, arn: str) -> tuple[Timeline, list[dict[str, Any]]]:
     summary = reader.get_execution(arn)
     events = reader.history_events(arn)
     return build_timeline(events, summary), events
@@ -206,7 +232,9 @@ def _relative(path: str) -> str:
 
 
 def _suffix(args: argparse.Namespace) -> str:
-    """The options a follow-up command needs to reach the same data (``--db``)."""
+    """The options a follow-up command needs to reach the same data (``--db`` or ``--aws``)."""
+    if getattr(args, "aws", False):
+        return " --aws" + (f" --function {shlex.quote(args.function)}" if args.function else "")
     return "" if args.db == DEFAULT_DB else f" --db {shlex.quote(args.db)}"
 
 
@@ -370,13 +398,14 @@ def _report(timeline: Timeline, ref: str, args: argparse.Namespace, out: Console
 
 def _list(args: argparse.Namespace, out: Console) -> int:
     with _reader(args) as reader:
-        page = reader.list_executions(max_items=args.limit)
+        page = reader.list_executions(args.function, max_items=args.limit)
     rows: list[dict[str, Any]] = page["DurableExecutions"]
     if args.json:
         sys.stdout.write(_dump(rows) + "\n")
         return 0
     longest = max((len(row["DurableExecutionName"]) for row in rows), default=4)
-    table = Table(title=f"executions in {args.db}", box=None, pad_edge=False,
+    where = f"of {args.function}" if args.aws else f"in {args.db}"
+    table = Table(title=f"executions {where}", box=None, pad_edge=False,
                   collapse_padding=True, title_justify="left")
     # Name and status never shrink: the name is what `history` and `--resume` take.
     table.add_column("name", no_wrap=True, min_width=min(longest, 32), overflow="fold")
@@ -403,7 +432,7 @@ def _list(args: argparse.Namespace, out: Console) -> int:
 
 def _history(args: argparse.Namespace, out: Console) -> int:
     with _reader(args) as reader:
-        arn = _resolve(reader, args.execution)
+        arn = _resolve(reader, args.execution, args.function)
         timeline, events = _timeline(reader, arn)
     if args.json:
         sys.stdout.write(_dump(timeline_to_json(timeline, events)) + "\n")
@@ -421,9 +450,9 @@ def _history(args: argparse.Namespace, out: Console) -> int:
 def _callbacks(args: argparse.Namespace, out: Console) -> int:
     with _reader(args) as reader:
         if args.execution:
-            arns = [_resolve(reader, args.execution)]
+            arns = [_resolve(reader, args.execution, args.function)]
         else:
-            arns = [row["DurableExecutionArn"] for row in _all_executions(reader)
+            arns = [row["DurableExecutionArn"] for row in _all_executions(reader, args.function)
                     if row["Status"] == ExecutionStatus.RUNNING.value]
         timelines = [_timeline(reader, arn)[0] for arn in arns]
     found = [(timeline, callback) for timeline in timelines
@@ -458,34 +487,43 @@ def _replay(args: argparse.Namespace, out: Console) -> int:
 
 
 def _callback(args: argparse.Namespace, out: Console) -> int:
-    _require_db(args.db)
-    arn, _ = rules.parse_callback_id(args.callback_id, "SendDurableExecutionCallback")
-    with _open_backend(args.db, read_only=True) as reader:
-        latest = max(
-            (e["EventTimestamp"] for e in reader.history_events(arn)), default=datetime.now(UTC)
-        )
-    # A time-skipping run may have stamped events ahead of the wall clock; never go behind them.
-    clock = ManualClock(max(latest, datetime.now(UTC)))
-    with _open_backend(args.db, clock=clock) as backend:
-        summary = backend.get_execution(arn)
-        name = summary["DurableExecutionName"]
+    # The service's callback ids are opaque; the local ones name their execution.
+    arn = None if args.aws else rules.parse_callback_id(
+        args.callback_id, "SendDurableExecutionCallback")[0]
+    with _writer(args, arn) as target:
+        summary = target.get_execution(arn) if arn is not None else None
         if args.action == "succeed":
-            backend.send_callback_success(args.callback_id, args.result)
+            target.send_callback_success(args.callback_id, args.result)
             what = ("succeeded with no result (the handler receives None)"
                     if args.result is None else "succeeded")
         elif args.action == "fail":
-            backend.send_callback_failure(
+            target.send_callback_failure(
                 args.callback_id, ErrorObject(error_message=args.error, error_type=args.error_type)
             )
             what = "failed"
         else:
-            backend.send_callback_heartbeat(args.callback_id)
+            target.send_callback_heartbeat(args.callback_id)
             what = "heartbeat sent"
+    if summary is None:
+        out.print(f"callback {what}; the service resumes the execution", soft_wrap=True)
+        return 0
+    name = summary["DurableExecutionName"]
     out.print(f"callback {what} for execution {escape(name)}", soft_wrap=True)
     if args.action != "heartbeat":
         out.print(f"  continue it with: {escape(command_prefix())} run MODULE:HANDLER "
                   f"--resume {escape(shlex.quote(name))}{escape(_suffix(args))}  (the handler "
                   f"of function {escape(_started_by(summary))})", soft_wrap=True)
+    return 0
+
+
+def _stop(args: argparse.Namespace, out: Console) -> int:
+    with _reader(args) as reader:
+        arn = _resolve(reader, args.execution, args.function)
+    error = (ErrorObject(error_message=args.error, error_type=args.error_type)
+             if args.error else None)
+    with _writer(args, arn) as target:
+        target.stop_execution(arn, error)
+    out.print(f"execution {escape(args.execution)} stopped", soft_wrap=True)
     return 0
 
 
@@ -556,6 +594,16 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--db", default=DEFAULT_DB,
                          help=f"the local SQLite database (default {DEFAULT_DB})")
 
+    def add_source(sub: argparse.ArgumentParser, *, function: bool = True) -> None:
+        add_db(sub)
+        sub.add_argument("--aws", action="store_true",
+                         help="act on the real service, configured as boto3 is (credentials, "
+                         "AWS_REGION, AWS_ENDPOINT_URL_LAMBDA), instead of --db")
+        if function:
+            sub.add_argument("--function", metavar="NAME[:ALIAS]",
+                             help="only this function's executions (the service lists "
+                             "executions per function, so --aws needs it to find names)")
+
     def add_json(sub: argparse.ArgumentParser, what: str) -> None:
         sub.add_argument("--json", action="store_true", help=f"print {what} as JSON")
 
@@ -595,7 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
                                   description="List the executions in the local database.")
     listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     add_json(listing, "the executions (with ARNs)")
-    add_db(listing)
+    add_source(listing)
     listing.set_defaults(func=_list)
 
     history = commands.add_parser(
@@ -607,7 +655,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the execution's name (as `list` shows it) or ARN")
     add_json(history, "the timeline and every history event")
     add_expand(history)
-    add_db(history)
+    add_source(history)
     history.set_defaults(func=_history)
 
     callbacks = commands.add_parser(
@@ -617,7 +665,7 @@ def build_parser() -> argparse.ArgumentParser:
     callbacks.add_argument("execution", metavar="NAME|ARN", nargs="?",
                            help="only this execution's callbacks")
     add_json(callbacks, "the callbacks")
-    add_db(callbacks)
+    add_source(callbacks)
     callbacks.set_defaults(func=_callbacks)
 
     replay = commands.add_parser("replay", help="check that recorded executions still replay",
@@ -646,8 +694,17 @@ def build_parser() -> argparse.ArgumentParser:
                                    description="Send a callback heartbeat.")
     heartbeat.add_argument("callback_id", metavar="CALLBACK_ID")
     for sub in (succeed, fail, heartbeat):
-        add_db(sub)
+        add_source(sub, function=False)
     callback.set_defaults(func=_callback)
+
+    stop = commands.add_parser("stop", help="stop a running execution",
+                               description="Stop a running execution: it ends STOPPED.")
+    stop.add_argument("execution", metavar="NAME|ARN",
+                      help="the execution's name (as `list` shows it) or ARN")
+    stop.add_argument("--error", metavar="MSG", help="why, recorded as the execution's error")
+    stop.add_argument("--error-type", default="ExecutionStopped", help="the error type")
+    add_source(stop)
+    stop.set_defaults(func=_stop)
     ui = commands.add_parser(
         "ui", help="serve a web console of the executions on 127.0.0.1",
         description="Serve a web console of the local executions: a list, each execution's "
