@@ -5,9 +5,9 @@ invoke), then applies a discount step. Locally, the runner plays both functions.
         --input '{"items": [{"sku": "apple", "qty": 3}, {"sku": "pear", "qty": 2}]}'
 
 The CLI registers every durable handler of the module by its attribute name, so
-``ctx.invoke("pricing", ...)`` reaches ``pricing`` below (``--function NAME=MODULE:ATTR``
-registers others). examples/app deploys the same pattern to Lambda, invoking through an
-alias (README "Deploy").
+``ctx.invoke("pricing", ...)`` reaches ``pricing``, imported from examples/app, which deploys
+it to Lambda as its own function (README "Deploy"); ``--function NAME=MODULE:ATTR`` registers
+others.
 """
 
 from __future__ import annotations
@@ -15,19 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 import durable_backend as db
+from examples.app.functions.checkout import pricing
 
-PRICES = {"apple": 50, "pear": 80, "plum": 30}
-
-
-@db.durable_execution
-def pricing(event: dict[str, Any], ctx: db.DurableContext) -> dict[str, int]:
-    def price(_: db.StepContext) -> dict[str, int]:
-        unknown = [item["sku"] for item in event["items"] if item["sku"] not in PRICES]
-        if unknown:
-            raise ValueError(f"unknown SKUs: {unknown}")
-        return {"total": sum(PRICES[item["sku"]] * item["qty"] for item in event["items"])}
-
-    return ctx.step(price, name="price basket")
+__all__ = ["handler", "pricing"]
 
 
 @db.durable_execution
