@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import assert_type
 
 from durable_backend._backend import AsyncDurableBackend, DurableBackend, fetch_all_operations
+from durable_backend.exceptions import AccessDeniedError
 from durable_backend._models import (
     CheckpointDurableExecutionOutput,
     GetDurableExecutionStateOutput,
@@ -116,3 +117,9 @@ def test_real_backends_conform() -> None:
     async_backend: type[AsyncDurableBackend] = AsyncRealBackend
     wrong_twin: type[DurableBackend] = AsyncRealBackend  # type: ignore[assignment]
     assert sync_backend and async_backend and wrong_twin
+
+
+def test_access_denied_names_the_permission() -> None:
+    denied = AccessDeniedError("not authorized", call="CheckpointDurableExecution")
+    assert_type(denied.permission, str | None)
+    assert denied.permission == "lambda:CheckpointDurableExecution"
