@@ -18,7 +18,7 @@ from durable_backend._context import (
     sync_context_factory,
 )
 from durable_backend._drive import AsyncRuntime, Runtime
-from durable_backend._engine import Execution, MakeExecution, invocation_flow
+from durable_backend._engine import Execution, Flow, MakeExecution, invocation_flow
 from durable_backend._protocol import DEADLINE_MARGIN_SECONDS
 from durable_backend._serdes import SerDes, serdes_for
 
@@ -141,6 +141,20 @@ class _Handler(Generic[F, B]):
             fn, backend, logger=logger, input_serdes=input_serdes, result_serdes=result_serdes
         )
 
+    def _invocation(
+        self, event: Any, lambda_context: Any, make_execution: MakeExecution
+    ) -> Flow:
+        """The invocation as the engine's flow, for either twin's runtime to drive."""
+        settings = self._settings
+        return invocation_flow(
+            event,
+            self.fn,
+            settings.input_serdes,
+            settings.result_serdes,
+            make_execution,
+            time_left(lambda_context),
+        )
+
 
 class DurableHandler(_Handler[Callable[[I, DurableContext], O], DurableBackend], Generic[I, O]):
     """A sync durable function, callable by Lambda as ``handler(event, context)``."""
@@ -174,17 +188,9 @@ class DurableHandler(_Handler[Callable[[I, DurableContext], O], DurableBackend],
         self, event: Any, lambda_context: Any, make_execution: MakeExecution = Execution
     ) -> LambdaOutput:
         """One invocation; the Replayer passes a replay-only ``make_execution``."""
-        settings = self._settings
-        make_context = sync_context_factory(settings.logger, lambda_context)
+        make_context = sync_context_factory(self._settings.logger, lambda_context)
         output: LambdaOutput = Runtime(self.backend, make_context).drive(
-            invocation_flow(
-                event,
-                self.fn,
-                settings.input_serdes,
-                settings.result_serdes,
-                make_execution,
-                time_left(lambda_context),
-            )
+            self._invocation(event, lambda_context, make_execution)
         )
         return output
 
@@ -238,17 +244,9 @@ class AsyncDurableHandler(
         self, event: Any, lambda_context: Any, make_execution: MakeExecution = Execution
     ) -> LambdaOutput:
         """One invocation; the Replayer passes a replay-only ``make_execution``."""
-        settings = self._settings
-        make_context = async_context_factory(settings.logger, lambda_context)
+        make_context = async_context_factory(self._settings.logger, lambda_context)
         output: LambdaOutput = await AsyncRuntime(self.backend, make_context).drive(
-            invocation_flow(
-                event,
-                self.fn,
-                settings.input_serdes,
-                settings.result_serdes,
-                make_execution,
-                time_left(lambda_context),
-            )
+            self._invocation(event, lambda_context, make_execution)
         )
         return output
 

@@ -13,6 +13,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from durable_backend._engine import SLOW_BODY_SECONDS, BatchRun, BodyTimedOut, Commit, Flow
@@ -152,7 +153,51 @@ def ran_quick(started: float, cpu: float) -> bool:
     return elapsed < SLOW_BODY_SECONDS and elapsed < 2 * (time.thread_time() - cpu)
 
 
-class _Flusher:
+class _Sleeper:
+    """A daemon thread, started on first use, that sleeps on a condition until its next entry
+    is due (``_run``)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._condition = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def _kick(self, *, earliest: bool) -> None:
+        """Under the condition, after adding an entry: start the thread, or wake it when the
+        new entry is the earliest."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+        elif earliest:
+            self._condition.notify()
+
+    def _head(self) -> tuple[float, Callable[[], None]] | None:
+        """Under the condition: the earliest entry still wanted (dropping the others before
+        it), as (monotonic due time, what to call); None when there is none."""
+        raise NotImplementedError
+
+    def _pop(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while True:
+            with self._condition:
+                head = self._head()
+                if head is None:
+                    self._condition.wait()
+                    continue
+                delay = head[0] - time.monotonic()
+                if delay > 0:
+                    self._condition.wait(delay)
+                    continue
+                self._pop()
+            try:
+                head[1]()
+            except BaseException:
+                continue
+
+
+class _Flusher(_Sleeper):
     """One daemon thread for deadlines: a slow step's pending START, a stalled branch pool.
 
     Every deadline is "now + ``SLOW_BODY_SECONDS``", so entries arrive in deadline order and a
@@ -164,11 +209,10 @@ class _Flusher:
     """
 
     def __init__(self) -> None:
+        super().__init__("durable-backend-flusher")
         self._entries: deque[
             tuple[float, Callable[[int], bool], Callable[[int], None], int]
         ] = deque()
-        self._condition = threading.Condition()
-        self._thread: threading.Thread | None = None
 
     def schedule(
         self, settled: Callable[[int], bool], overdue: Callable[[int], None], token: int
@@ -176,86 +220,53 @@ class _Flusher:
         deadline = time.monotonic() + SLOW_BODY_SECONDS
         with self._condition:
             self._entries.append((deadline, settled, overdue, token))
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="durable-backend-flusher", daemon=True
-                )
-                self._thread.start()
-            elif len(self._entries) == 1:
-                self._condition.notify()
+            self._kick(earliest=len(self._entries) == 1)
 
-    def _run(self) -> None:
+    def _head(self) -> tuple[float, Callable[[], None]] | None:
         entries = self._entries
-        while True:
-            with self._condition:
-                while entries and entries[0][1](entries[0][3]):
-                    entries.popleft()
-                if not entries:
-                    self._condition.wait()
-                    continue
-                deadline, _, overdue, token = entries[0]
-                delay = deadline - time.monotonic()
-                if delay > 0:
-                    self._condition.wait(delay)
-                    continue
-                entries.popleft()
-            try:
-                overdue(token)
-            except BaseException:
-                continue
+        while entries and entries[0][1](entries[0][3]):
+            entries.popleft()
+        if not entries:
+            return None
+        deadline, _, overdue, token = entries[0]
+        return deadline, partial(overdue, token)
+
+    def _pop(self) -> None:
+        self._entries.popleft()
 
 
 flusher = _Flusher()
 
 
-class _Watchdog:
+class _Watchdog(_Sleeper):
     """One daemon thread that calls ``fire()`` at a monotonic time unless cancelled first: the
     sync twin's invocation deadline, watched without a thread per step.
 
-    ``watch`` returns a one-item list; setting it to False (under the caller's own lock, the
-    one ``fire`` takes too) cancels the entry. Cancelled entries are dropped when they reach
-    the top of the heap.
+    ``watch`` returns a one-item list; setting it to False cancels the entry (dropped when it
+    reaches the top of the heap). A ``fire`` racing its cancellation still runs: it must check
+    under the caller's own lock, the one the cancelling side holds.
     """
 
     def __init__(self) -> None:
+        super().__init__("durable-backend-deadline")
         self._heap: list[tuple[float, int, list[bool], Callable[[], None]]] = []
         self._order = itertools.count()
-        self._condition = threading.Condition()
-        self._thread: threading.Thread | None = None
 
     def watch(self, at: float, fire: Callable[[], None]) -> list[bool]:
         live = [True]
         with self._condition:
             heapq.heappush(self._heap, (at, next(self._order), live, fire))
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="durable-backend-deadline", daemon=True
-                )
-                self._thread.start()
-            elif self._heap[0][2] is live:
-                self._condition.notify()
+            self._kick(earliest=self._heap[0][2] is live)
         return live
 
-    def _run(self) -> None:
+    def _head(self) -> tuple[float, Callable[[], None]] | None:
         heap = self._heap
-        while True:
-            with self._condition:
-                while heap and not heap[0][2][0]:
-                    heapq.heappop(heap)
-                if not heap:
-                    self._condition.wait()
-                    continue
-                at, _, live, fire = heap[0]
-                delay = at - time.monotonic()
-                if delay > 0:
-                    self._condition.wait(delay)
-                    continue
-                heapq.heappop(heap)
-            if live[0]:
-                try:
-                    fire()
-                except BaseException:
-                    continue
+        while heap and not heap[0][2][0]:
+            heapq.heappop(heap)
+        return (heap[0][0], heap[0][3]) if heap else None
+
+    def _pop(self) -> None:
+        heapq.heappop(self._heap)
 
 
 watchdog = _Watchdog()
