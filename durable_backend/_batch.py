@@ -311,6 +311,38 @@ def _max_failures(total: int, config: CompletionConfig) -> int | None:
     return min(bounds) if bounds else None
 
 
+@frozen
+class CompletionRecord:
+    """The completion decision an oversized batch result was checkpointed with: replay
+    reports what the live run reported instead of deciding again. Items are claimed in index
+    order, so the started ones are exactly ``range(started_total)``; ``started_indexes`` are
+    those that had not finished when the batch completed.
+    """
+
+    completion_reason: CompletionReason
+    started_total: int
+    started_indexes: frozenset[int]
+
+    @classmethod
+    def from_summary(cls, payload: str | None) -> CompletionRecord | None:
+        """The record in a ``batch_summary`` envelope; None for anything else, never raising."""
+        try:
+            data = json.loads(payload or "")
+            total = data["totalCount"]
+            reason = CompletionReason(data["completionReason"])
+            listed = data.get("startedIndexes", data.get("completedIndexes"))
+            if type(total) is not int or total < 0 or not isinstance(listed, list):
+                return None
+            indexes = frozenset(i for i in listed if type(i) is int and 0 <= i < total)
+        except (ValueError, TypeError, KeyError):
+            return None
+        if len(indexes) != len(listed):
+            return None
+        if "startedIndexes" not in data:
+            indexes = frozenset(range(total)) - indexes
+        return cls(reason, total, indexes)
+
+
 def batch_summary(
     result_type: str, custom: SummaryGenerator | None
 ) -> Callable[[BatchResult[Any]], str]:

@@ -19,6 +19,7 @@ from durable_backend._batch import (
     BatchItem,
     BatchResult,
     CompletionReason,
+    CompletionRecord,
     CompletionTracker,
     batch_summary,
 )
@@ -81,7 +82,8 @@ class BatchRun:
     invocation (a failed checkpoint, a crash). Counts running branches on the execution, so
     the checkpoint protocol knows when a call is worth sharing. A ``should_complete``
     predicate that raises ends the batch; its error is kept in ``error`` for the flow to raise
-    (the drivers call these methods from their workers).
+    (the drivers call these methods from their workers). Given the ``record`` of a finished
+    batch, it replays exactly the items that finished and decides nothing.
     """
 
     __slots__ = (
@@ -92,6 +94,7 @@ class BatchRun:
         "next_index",
         "outcomes",
         "reason",
+        "record",
         "suspended",
         "tracker",
     )
@@ -102,9 +105,11 @@ class BatchRun:
         count: int,
         completion: CompletionConfig,
         names: Callable[[int], str | None] | None = None,
+        record: CompletionRecord | None = None,
     ) -> None:
         self.execution = execution
-        self.count = count
+        self.record = record
+        self.count = count if record is None else min(count, record.started_total)
         self.tracker = CompletionTracker(count, completion, names)
         self.next_index = 0
         self.outcomes: dict[int, tuple[BatchItemStatus, Any, ErrorObject | None]] = {}
@@ -115,6 +120,8 @@ class BatchRun:
         self._decide()
 
     def _decide(self) -> None:
+        if self.record is not None:
+            return
         try:
             self.reason = self.tracker.decision()
         except Exception as error:
@@ -123,6 +130,12 @@ class BatchRun:
 
     def claim(self) -> int | None:
         """The next branch to start, or None once complete or when all have started."""
+        if self.record is not None:
+            while (
+                self.next_index < self.count and self.next_index in self.record.started_indexes
+            ):
+                self.outcomes[self.next_index] = (BatchItemStatus.STARTED, None, None)
+                self.next_index += 1
         if self.reason is not None or self.next_index >= self.count:
             return None
         index = self.next_index
@@ -199,8 +212,10 @@ def batch_flow(scope: Scope, op_id: str, name: str | None, batch: Batch) -> Flow
 
 
 def _run_items(execution: Execution, ids: IdSequence, label: str, batch: Batch) -> Flow:
-    inner = Scope(execution, ids, in_branch=True)
     item_ids = [ids.next() for _ in range(batch.count)]
+    # Items report to the batch, but their suspensions are the BatchRun's business: they mark
+    # a scope of their own, so a batch that completed while an item waits is not suspended.
+    inner = Scope(execution, IdSequence(ids.prefix), in_branch=True)
     virtual = batch.nesting is NestingType.FLAT
     prefix = batch.name_prefix
 
@@ -221,14 +236,20 @@ def _run_items(execution: Execution, ids: IdSequence, label: str, batch: Batch) 
     names = None
     if batch.completion.should_complete is not None:
         names = lambda index: batch.branch(index)[0]  # noqa: E731
-    run = BatchRun(execution, batch.count, batch.completion, names)
+    record = None
+    recorded = execution.operations.get(ids.prefix or "")
+    if recorded is not None and recorded.context_details is not None:
+        record = CompletionRecord.from_summary(recorded.context_details.result)
+    run = BatchRun(execution, batch.count, batch.completion, names, record)
     yield RunBranches(make_flow, run, batch.max_concurrency)
     if run.fatal is not None:
         raise run.fatal
     if run.error is not None:
         raise run.error
+    if record is not None:
+        run.reason = record.completion_reason
     if run.reason is None:
-        yield from inner.suspend(
+        yield from Scope(execution, ids).suspend(
             f"{batch.sub_type} {label} waits for {run.suspended} item(s)"
         )
     return run.result()

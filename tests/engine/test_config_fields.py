@@ -834,6 +834,32 @@ def check_batch_summary_generator(twin: Twin) -> None:
         assert summarized == {**plain, "summary": "3 big items"}
 
 
+def test_an_oversized_batch_replays_its_recorded_completion(twin: Twin) -> None:
+    """Items unfinished when the batch completed stay STARTED on replay: they are not run
+    again, even once what they waited for is over."""
+    chunk = 150 * 1024
+
+    def body(ctx: Any, index: int) -> Any:
+        if index == 1:
+            yield ctx.wait(1, name="slow")  # over by the time the batch replays
+            return (yield ctx.step(lambda _: "late", name="late"))
+        return (yield ctx.step(lambda _: str(index) * chunk, name="big"))
+
+    config = {"completion_config": db.CompletionConfig(min_successful=2)}
+    outcome = run_batch(
+        twin,
+        "map",
+        [body] * 3,
+        config,
+        finish=lambda b: [b.completion_reason.value, [i.status.value for i in b.all]],
+    )
+    expected = ["MIN_SUCCESSFUL_REACHED", ["SUCCEEDED", "STARTED", "SUCCEEDED"]]
+    assert outcome.result == expected
+    envelope = json.loads(batch_op(outcome).context_details.result)
+    assert envelope["startedIndexes"] == [1]
+    assert [op.name for op in ops(outcome) if op.name == "late"] == []
+
+
 @covers("MapConfig.nesting_type", "ParallelConfig.nesting_type")
 def check_batch_nesting_type(twin: Twin) -> None:
     def body(ctx: Any, index: int) -> Any:

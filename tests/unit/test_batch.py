@@ -12,6 +12,7 @@ from durable_backend._batch import (
     BatchItem,
     BatchResult,
     CompletionReason,
+    CompletionRecord,
     CompletionTracker,
 )
 from durable_backend._config import BatchItemStatus, CompletionConfig
@@ -217,3 +218,25 @@ def test_tracker_agrees_with_official_policy(
         assert ours.decision() is (None if expected is None else CompletionReason(expected.value))
         if expected is not None:
             break
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [None, "", "a summary", "[]", '{"totalCount": 2}', '{"totalCount": -1, "completionReason":'
+     ' "ALL_COMPLETED", "startedIndexes": []}', '{"totalCount": 2, "completionReason": "NOPE",'
+     ' "startedIndexes": []}', '{"totalCount": 2, "completionReason": "ALL_COMPLETED",'
+     ' "startedIndexes": [5]}'],
+)
+def test_completion_record_ignores_what_is_not_an_envelope(payload: str | None) -> None:
+    assert CompletionRecord.from_summary(payload) is None
+
+
+def test_completion_record_reads_either_index_form() -> None:
+    started = (
+        '{"totalCount": 4, "completionReason": "MIN_SUCCESSFUL_REACHED", "startedIndexes": [2]}'
+    )
+    completed = started.replace('"startedIndexes": [2]', '"completedIndexes": [0, 1, 3]')
+    for payload in (started, completed):
+        record = CompletionRecord.from_summary(payload)
+        reason = CompletionReason.MIN_SUCCESSFUL_REACHED
+        assert record == CompletionRecord(reason, 4, frozenset({2}))
