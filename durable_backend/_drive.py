@@ -15,7 +15,7 @@ import inspect
 import itertools
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,7 @@ from durable_backend._backend import AsyncDurableBackend, DurableBackend
 from durable_backend._engine import (
     SLOW_BODY_SECONDS,
     AwaitLanding,
+    BatchRun,
     BodyTimedOut,
     CallCheckpoint,
     CheckpointQueue,
@@ -44,14 +45,7 @@ from durable_backend._engine import (
 )
 from durable_backend._engine._commits import CallFlow
 from durable_backend._protocol import MAX_BATCH_UPDATES
-from durable_backend._threads import (
-    BranchPool,
-    call_with_timeout,
-    flusher,
-    ran_quick,
-    start_spare,
-    watchdog,
-)
+from durable_backend._threads import after_first_effect, call_with_timeout, flusher, watchdog
 
 if TYPE_CHECKING:
     from durable_backend._context import AsyncDurableContext, DurableContext
@@ -75,46 +69,29 @@ class Runtime:
         self.condition = threading.Condition(self.lock)
 
     def drive(self, flow: Flow) -> Any:
-        answer: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                effect = flow.send(answer) if error is None else flow.throw(error)
-            except StopIteration as stop:
-                return stop.value
-            answer = error = None
-            try:
-                answer = _SYNC[type(effect)](self, effect)
-            except BaseException as exc:
-                error = exc
+        return _run(flow, self._perform)
+
+    def _perform(self, effect: Any) -> Any:
+        return _SYNC[type(effect)](self, effect)
 
     def _commit(self, effect: Commit) -> None:
         with self.lock:
-            self._under_lock(commit_flow(effect.execution, effect.updates, effect.durable))
+            _run(commit_flow(effect.execution, effect.updates, effect.durable), self._locked)
 
-    def _under_lock(self, flow: CallFlow) -> Any:
-        """Step a protocol flow holding the lock; release it only for the calls it makes."""
-        answer: Any = None
-        error: BaseException | None = None
-        while True:
+    def _locked(self, effect: Any) -> Any:
+        """Perform a protocol effect holding the lock; release it only for the calls."""
+        kind = type(effect)
+        if kind is AwaitLanding:
+            self.condition.wait()
+        elif kind is Landed:
+            self.condition.notify_all()
+        elif kind is not LetOthersJoin:  # threads already run meanwhile
+            self.lock.release()
             try:
-                effect = flow.send(answer) if error is None else flow.throw(error)
-            except StopIteration as stop:
-                return stop.value
-            answer = error = None
-            kind = type(effect)
-            if kind is AwaitLanding:
-                self.condition.wait()
-            elif kind is Landed:
-                self.condition.notify_all()
-            elif kind is not LetOthersJoin:  # threads already run meanwhile
-                self.lock.release()
-                try:
-                    answer = self._call(effect)  # type: ignore[arg-type]
-                except BaseException as exc:
-                    error = exc
-                finally:
-                    self.lock.acquire()
+                return self._call(effect)
+            finally:
+                self.lock.acquire()
+        return None
 
     def _call(self, effect: CallCheckpoint | FetchState) -> Any:
         if type(effect) is CallCheckpoint:
@@ -146,8 +123,9 @@ class Runtime:
                     return
                 state[0] = "expired"
                 try:
-                    self._under_lock(
-                        commit_flow(effect.execution, effect.on_deadline(deadline), True)
+                    _run(
+                        commit_flow(effect.execution, effect.on_deadline(deadline), True),
+                        self._locked,
                     )
                 except BaseException:
                     return  # the queue records a failure; the flow's flush reports it
@@ -176,7 +154,7 @@ class Runtime:
 
     def _overdue(self, execution: Execution, ticket: int) -> None:
         with self.lock:
-            sent = self._under_lock(flush_flow(execution, ticket))
+            sent = _run(flush_flow(execution, ticket), self._locked)
         if not sent:
             self._watch(execution, ticket)
 
@@ -184,51 +162,65 @@ class Runtime:
         return effect.fn(self.make_context(self, effect.scope))
 
     def _run_branches(self, effect: RunBranches) -> None:
-        """Run branches on at most ``max_concurrency`` threads (all of them by default), which
-        ``BranchPool`` starts and parks as branches block or compute. Threads are joined in
-        start order: each was started by an earlier one, so none is missed."""
-        run = effect.run
+        """Run branches on a standard executor of at most ``max_concurrency`` threads (no
+        bound by default, as in the official SDK). Each branch is submitted once the one
+        before it queued its START, so branches start in index order, quick ones reuse an
+        idle thread and only blocking ones make the executor start more."""
+        run, lock = effect.run, self.lock
         size = min(run.count, effect.max_concurrency or run.count)
         if size <= 1:
-            self._branch_worker(effect, None)
+            while (index := self._claim(run)) is not None:
+                self._branch(effect, index)
             return
-        pool = BranchPool(run, size, self.lock, lambda: self._branch_worker(effect, pool))
-        with self.lock:
-            first = pool.spawn()
-        first.start()
-        for thread in pool.threads:  # grows while we join: started threads add their spares
-            if thread.ident is not None:  # None: the OS refused to start it
-                thread.join()
+        running = 0
+        idle = threading.Condition(lock)
+        with ThreadPoolExecutor(size, thread_name_prefix="durable-backend-branch") as pool:
 
-    def _branch_worker(self, effect: RunBranches, pool: BranchPool | None) -> None:
-        run, lock = effect.run, self.lock
-        with lock:
-            if pool is not None:
-                pool.awake += 1
-        try:
-            while True:
-                with lock:
-                    index = run.claim()
-                    spare = pool.claimed() if index is not None and pool is not None else None
-                if index is None:
+            def submit() -> None:
+                nonlocal running
+                if (index := self._claim(run)) is None:
                     return
-                started, cpu = time.monotonic(), time.thread_time()
-                value: Any = None
-                error: BaseException | None = None
-                flow = effect.make_flow(index)
+                with lock:
+                    running += 1
                 try:
-                    value = self.drive(flow if spare is None else start_spare(flow, spare))
-                except BaseException as exc:
-                    error = exc
+                    pool.submit(work, index)
+                except RuntimeError as error:  # the OS refused a thread: that branch fails
+                    with lock:
+                        run.report(index, None, error)
+                    done()
+
+            def work(index: int) -> None:
+                self._branch(effect, index, submit)
+                done()
+
+            def done() -> None:
+                nonlocal running
                 with lock:
-                    run.report(index, value, error)
-                    if pool is not None:
-                        pool.finished(ran_quick(started, cpu))
-        finally:
-            if pool is not None:
-                with lock:
-                    pool.awake -= 1
-                    pool.wake(pool.parked)
+                    running -= 1
+                    if not running:
+                        idle.notify()
+
+            submit()
+            with lock:
+                while running:
+                    idle.wait()
+
+    def _claim(self, run: BatchRun) -> int | None:
+        with self.lock:
+            return run.claim()
+
+    def _branch(
+        self, effect: RunBranches, index: int, then: Callable[[], None] | None = None
+    ) -> None:
+        value: Any = None
+        error: BaseException | None = None
+        flow = effect.make_flow(index)
+        try:
+            value = self.drive(flow if then is None else after_first_effect(flow, then))
+        except BaseException as exc:
+            error = exc
+        with self.lock:
+            effect.run.report(index, value, error)
 
     def _suspend(self, effect: Suspend) -> None:
         raise SuspendExecution(effect.reason)
@@ -265,43 +257,28 @@ class AsyncRuntime:
         self._busy = 0  # bodies running and calls in flight: a suspension waits for none
 
     async def drive(self, flow: Flow) -> Any:
-        answer: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                effect = flow.send(answer) if error is None else flow.throw(error)
-            except StopIteration as stop:
-                return stop.value
-            answer = error = None
-            try:
-                answer = await _ASYNC[type(effect)](self, effect)
-            except BaseException as exc:
-                error = exc
+        return await _run_async(flow, self._perform)
+
+    def _perform(self, effect: Any) -> Awaitable[Any]:
+        return _ASYNC[type(effect)](self, effect)  # type: ignore[no-any-return]
 
     async def _commit(self, effect: Commit) -> None:
         await self._io(commit_flow(effect.execution, effect.updates, effect.durable))
 
-    async def _io(self, flow: CallFlow) -> Any:
-        answer: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                effect = flow.send(answer) if error is None else flow.throw(error)
-            except StopIteration as stop:
-                return stop.value
-            answer = error = None
-            kind = type(effect)
-            try:
-                if kind is AwaitLanding:
-                    await self._after_flight(effect.ticket)  # type: ignore[union-attr]
-                elif kind is Landed:
-                    self._landed(effect.execution.queue)  # type: ignore[union-attr]
-                elif kind is LetOthersJoin:
-                    await asyncio.sleep(0)
-                else:
-                    answer = await self._call(effect)  # type: ignore[arg-type]
-            except BaseException as exc:
-                error = exc
+    def _io(self, flow: CallFlow) -> Awaitable[Any]:
+        return _run_async(flow, self._protocol)
+
+    async def _protocol(self, effect: Any) -> Any:
+        kind = type(effect)
+        if kind is AwaitLanding:
+            await self._after_flight(effect.ticket)
+        elif kind is Landed:
+            self._landed(effect.execution.queue)
+        elif kind is LetOthersJoin:
+            await asyncio.sleep(0)
+        else:
+            return await self._call(effect)
+        return None
 
     async def _call(self, effect: CallCheckpoint | FetchState) -> Any:
         self._busy += 1
@@ -450,6 +427,39 @@ _ASYNC: dict[type, Callable[[AsyncRuntime, Any], Any]] = {
     Suspend: AsyncRuntime._suspend,
     FetchState: AsyncRuntime._call,
 }
+
+
+def _run(flow: Generator[Any, Any, Any], perform: Callable[[Any], Any]) -> Any:
+    """Step ``flow`` to its end, answering each effect with ``perform(effect)`` or throwing
+    what it raised (the flow decides what an error means)."""
+    answer: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            effect = flow.send(answer) if error is None else flow.throw(error)
+        except StopIteration as stop:
+            return stop.value
+        try:
+            answer, error = perform(effect), None
+        except BaseException as exc:
+            answer, error = None, exc
+
+
+async def _run_async(
+    flow: Generator[Any, Any, Any], perform: Callable[[Any], Awaitable[Any]]
+) -> Any:
+    """``_run`` for the async twin: ``perform`` is awaited."""
+    answer: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            effect = flow.send(answer) if error is None else flow.throw(error)
+        except StopIteration as stop:
+            return stop.value
+        try:
+            answer, error = await perform(effect), None
+        except BaseException as exc:
+            answer, error = None, exc
 
 
 def _resolve(waiter: asyncio.Future[None]) -> bool:

@@ -1,7 +1,7 @@
-"""The sync twin's threads: the pool a map or parallel runs on, the deadline flusher, the
+"""The sync twin's thread helpers: handing off to the next branch, the deadline flusher, the
 invocation-deadline watchdog, and the thread a step body with a timeout runs on.
 
-Kept apart from the drivers because it is all about the GIL and wake-ups, not about effects.
+Kept apart from the drivers because it is all about threads and wake-ups, not about effects.
 """
 
 from __future__ import annotations
@@ -16,106 +16,16 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
-from durable_backend._engine import SLOW_BODY_SECONDS, BatchRun, BodyTimedOut, Commit, Flow
+from durable_backend._engine import SLOW_BODY_SECONDS, BodyTimedOut, Commit, Flow
 
 
-class BranchPool:
-    """The threads of one sync map/parallel: started on demand, parked while not needed.
+def after_first_effect(flow: Flow, then: Callable[[], None]) -> Flow:
+    """``flow``, calling ``then()`` once the flow's first effect is performed (or as it ends).
 
-    Under the GIL, threads help only while branches block (I/O, sleeps, a checkpoint call);
-    threads that merely compute take turns at the GIL, and each turn is a costly hand-off on
-    a busy machine. So a worker whose branch was quick and mostly on the CPU parks while
-    another is awake; a worker whose branch was slow wakes a parked one; and a worker that
-    claims a branch while none is parked starts one more thread, up to ``size``. Quick
-    branches thus run on one thread (plus a parked spare), branches that block start every
-    thread within a few claims. If the awake workers finish nothing for
-    ``SLOW_BODY_SECONDS``, the flusher wakes the parked ones. Guarded by the runtime lock.
+    A fresh branch's first effect queues its START, so the next branch is claimed only after
+    that: branches start in index order, as they would on one thread.
     """
-
-    __slots__ = (
-        "awake",
-        "completed",
-        "parked",
-        "permits",
-        "run",
-        "size",
-        "threads",
-        "wakeup",
-        "work",
-    )
-
-    def __init__(
-        self, run: BatchRun, size: int, lock: threading.Lock, work: Callable[[], None]
-    ) -> None:
-        self.run = run
-        self.size = size
-        self.work = work
-        self.wakeup = threading.Condition(lock)
-        self.threads: list[threading.Thread] = []
-        self.awake = 0
-        self.parked = 0
-        self.completed = 0
-        self.permits = 0
-
-    def spawn(self) -> threading.Thread:
-        """A new worker thread; it counts itself awake once it runs."""
-        thread = threading.Thread(target=self.work, name="durable-backend-branch", daemon=True)
-        self.threads.append(thread)
-        return thread
-
-    def claimed(self) -> threading.Thread | None:
-        """A branch was just claimed: watch the parked workers, or return a spare to start."""
-        if self.parked:
-            flusher.schedule(self.settled, self.overdue, self.completed)
-            return None
-        if len(self.threads) < self.size and self._unclaimed():
-            return self.spawn()
-        return None
-
-    def finished(self, quick: bool) -> None:
-        """Count a finished branch. A quick one parks the caller while another is awake; a
-        slow one wakes a parked worker (blocking branches gain from more threads)."""
-        self.completed += 1
-        if not quick:
-            self.wake(1)
-            return
-        if self.awake < 2 or not self._unclaimed():
-            return
-        self.awake -= 1
-        self.parked += 1
-        flusher.schedule(self.settled, self.overdue, self.completed)
-        while not self.permits:
-            self.wakeup.wait()
-        self.permits -= 1
-
-    def wake(self, count: int) -> None:
-        count = min(count, self.parked)
-        if count:
-            self.parked -= count
-            self.awake += count
-            self.permits += count
-            self.wakeup.notify(count)
-
-    def settled(self, token: int, /) -> bool:
-        return self.completed > token or not self.parked or not self._unclaimed()
-
-    def overdue(self, token: int, /) -> None:
-        with self.wakeup:
-            if not self.settled(token):
-                self.wake(self.parked)
-
-    def _unclaimed(self) -> bool:
-        run = self.run
-        return run.reason is None and run.next_index < run.count
-
-
-def start_spare(flow: Flow, spare: threading.Thread) -> Flow:
-    """``flow``, starting ``spare`` once the flow's first effect is performed (or as it ends).
-
-    A fresh branch's first effect queues its START, so the spare thread claims the next
-    branch only after that: children start in index order, as they would on one thread.
-    """
-    pending: threading.Thread | None = spare
+    pending: Callable[[], None] | None = then
     answer: Any = None
     error: BaseException | None = None
     try:
@@ -125,32 +35,19 @@ def start_spare(flow: Flow, spare: threading.Thread) -> Flow:
             except StopIteration as stop:
                 return stop.value
             if pending is not None and type(effect) is not Commit:
-                _start(pending)
-                pending = None
+                call, pending = pending, None
+                call()
             answer = error = None
             try:
                 answer = yield effect
             except BaseException as exc:
                 error = exc
             if pending is not None:
-                _start(pending)
-                pending = None
+                call, pending = pending, None
+                call()
     finally:
         if pending is not None:
-            _start(pending)
-
-
-def _start(thread: threading.Thread) -> None:
-    try:
-        thread.start()
-    except RuntimeError:  # the OS refused a thread: the pool goes on with those it has
-        return
-
-
-def ran_quick(started: float, cpu: float) -> bool:
-    """Whether a branch took under ``SLOW_BODY_SECONDS``, at least half of it on the CPU."""
-    elapsed = time.monotonic() - started
-    return elapsed < SLOW_BODY_SECONDS and elapsed < 2 * (time.thread_time() - cpu)
+            pending()
 
 
 class _Sleeper:

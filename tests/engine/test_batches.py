@@ -195,6 +195,24 @@ def test_sync_map_threads_never_exceed_max_concurrency() -> None:
     assert 1 < len(threads) <= 4
 
 
+def test_sync_map_without_max_concurrency_runs_every_blocking_item_at_once() -> None:
+    """The official SDK's default: no bound. Twenty items meet at a barrier, which only
+    opens if all twenty block at the same time."""
+    backend = MemoryBackend()
+    barrier = threading.Barrier(20, timeout=10)
+
+    @db.durable_execution(backend=backend)
+    def handler(event: Any, ctx: db.DurableContext) -> int:
+        def item(c: db.DurableContext, x: int, i: int, items: Any) -> int:
+            return c.step(lambda _: barrier.wait() * 0 + x)
+
+        return sum(ctx.map(list(range(20)), item).get_results())
+
+    arn = backend.run(handler)
+    end = backend.execution_end(arn)
+    assert end is not None and json.loads(end.result or "0") == sum(range(20)), end
+
+
 def test_async_map_with_async_bodies_creates_no_threads() -> None:
     backend = MemoryBackend()
     seen: set[int] = set()
