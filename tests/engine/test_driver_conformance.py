@@ -177,32 +177,26 @@ def run_once(twin: Twin, fault: str, trigger: str, pick: Callable[[Workflows], S
     return observe(output)
 
 
+def assert_both_twins_see(fault: str, trigger: str, pick: Callable[[Workflows], Scenario]) -> None:
+    outcomes = {kind: run_once(Twin(kind), fault, trigger, pick) for kind in ("sync", "async")}
+    assert outcomes == {"sync": expected(fault), "async": expected(fault)}
+
+
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_a_fault_on_a_sequential_step(fault: str) -> None:
-    outcomes = {
-        kind: run_once(Twin(kind), fault, "b", lambda w: w.steps) for kind in ("sync", "async")
-    }
-    assert outcomes == {"sync": expected(fault), "async": expected(fault)}
+    assert_both_twins_see(fault, "b", lambda w: w.steps)
 
 
 @pytest.mark.parametrize("max_concurrency", [None, 1, 2, 4])
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_a_fault_inside_map(fault: str, max_concurrency: int | None) -> None:
-    outcomes = {
-        kind: run_once(Twin(kind), fault, "work-3", lambda w: w.mapped(max_concurrency))
-        for kind in ("sync", "async")
-    }
-    assert outcomes == {"sync": expected(fault), "async": expected(fault)}
+    assert_both_twins_see(fault, "work-3", lambda w: w.mapped(max_concurrency))
 
 
 @pytest.mark.parametrize("max_concurrency", [None, 1, 3])
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_a_fault_inside_parallel(fault: str, max_concurrency: int | None) -> None:
-    outcomes = {
-        kind: run_once(Twin(kind), fault, "branch-1", lambda w: w.parallel(max_concurrency))
-        for kind in ("sync", "async")
-    }
-    assert outcomes == {"sync": expected(fault), "async": expected(fault)}
+    assert_both_twins_see(fault, "branch-1", lambda w: w.parallel(max_concurrency))
 
 
 @pytest.mark.parametrize("fault", ["terminal", "retryable", "stale-token"])
