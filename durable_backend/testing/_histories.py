@@ -301,6 +301,11 @@ def _list_executions(service: AwsExecutions, function_name: str, status: str | N
     wanted = ExecutionStatus(status) if status is not None else None
     while True:
         page = service.list_executions(function_name, status=wanted, marker=marker)
-        arns += [row["DurableExecutionArn"] for row in page["DurableExecutions"]]
+        # Filtered here too: AWS's emulator ignores the Statuses filter.
+        arns += [
+            row["DurableExecutionArn"]
+            for row in page["DurableExecutions"]
+            if wanted is None or row.get("Status") == wanted.value
+        ]
         if not (marker := page["NextMarker"]):
             return arns

@@ -101,6 +101,11 @@ def test_aws_read_directly(
     [history] = histories_from_aws([result.arn], client=client)
     assert history.arn == result.arn and history.source == f"aws:{result.arn}"
     assert Replayer(workflow).replay(history).compatible
+    execution: Any = client.get_durable_execution(DurableExecutionArn=result.arn)
+    function = execution["FunctionArn"].split(":function:", 1)[1].split(":", 1)[0]
+    [by_function] = histories_from_aws(function_name=function, status=None, client=client)
+    assert by_function.arn == result.arn
+    assert histories_from_aws(function_name=function, client=client) == [], "none RUNNING"
 
     # The CLI reads AWS with the usual boto3 configuration: here, pointed at the emulator.
     monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", emulator.endpoint_url)
