@@ -48,7 +48,7 @@ from durable_backend._engine import (
     wait_for_callback_flow,
     wait_for_condition_flow,
 )
-from durable_backend._logger import DurableLogger, context_logger, operation_logger
+from durable_backend._logger import Logger, context_logger, operation_logger
 from durable_backend._models import OperationSubType
 from durable_backend._serdes import BATCH_SERDES, JSON_SERDES, SerDes, serdes_for, serialize
 from durable_backend.types import (
@@ -93,7 +93,7 @@ class _Shell:
         """The Lambda runtime's context object of this invocation (None when run locally)."""
         self._draws = 0
 
-    def _operation_logger(self, op_id: str, name: str | None, attempt: int | None) -> DurableLogger:
+    def _operation_logger(self, op_id: str, name: str | None, attempt: int | None) -> Logger:
         scope = self._scope
         return operation_logger(
             self._logger, scope.execution, scope.parent_id, op_id, name, attempt
@@ -115,7 +115,7 @@ class _Shell:
         return WaitForConditionCheckContext(self._operation_logger(op_id, name, attempt), attempt)
 
     @property
-    def logger(self) -> DurableLogger:
+    def logger(self) -> Logger:
         """A logger that is quiet while replaying and tags records with the execution."""
         return context_logger(self._logger, self._scope.execution, self._scope.parent_id)
 

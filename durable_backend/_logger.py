@@ -9,32 +9,35 @@ from typing import Any
 from durable_backend._engine import Execution
 
 
-class DurableLogger(logging.LoggerAdapter[logging.Logger]):
-    """Adds ``executionArn``, ``operationId``, ``operationName``, ``attempt`` and ``parentId``.
+def _never() -> bool:
+    return False
 
-    Records are dropped while ``is_replaying()`` says the execution replays, so each line is
-    logged once per execution rather than once per invocation.
+
+class Logger(logging.LoggerAdapter[logging.Logger]):
+    """Adds ``default_extra`` (``executionArn``, ``operationId``, ``operationName``,
+    ``attempt``, ``parentId``) to every record, and drops records while ``is_replaying()``,
+    so each line is logged once per execution rather than once per invocation.
     """
 
     def __init__(
         self,
         logger: logging.Logger,
-        is_replaying: Callable[[], bool],
-        extra: Mapping[str, object],
+        default_extra: Mapping[str, object],
+        is_replaying: Callable[[], bool] = _never,
     ) -> None:
-        super().__init__(logger, extra)
+        super().__init__(logger, default_extra)
         self._is_replaying = is_replaying
+
+    def get_logger(self) -> logging.Logger:
+        """The logger records go to."""
+        return self.logger
+
+    def with_is_replaying(self, is_replaying: Callable[[], bool]) -> Logger:
+        """The same logger and fields, quiet whenever ``is_replaying()`` is true instead."""
+        return Logger(self.logger, self.extra or {}, is_replaying)
 
     def isEnabledFor(self, level: int) -> bool:
         return not self._is_replaying() and self.logger.isEnabledFor(level)
-
-    def with_is_replaying(self, is_replaying: Callable[[], bool]) -> DurableLogger:
-        """The same logger and fields, quiet whenever ``is_replaying()`` is true instead."""
-        return DurableLogger(self.logger, is_replaying, self.extra or {})
-
-    def get_logger(self) -> logging.Logger:
-        """The standard logger records go to."""
-        return self.logger
 
     def process(
         self, msg: Any, kwargs: MutableMapping[str, Any]
@@ -45,11 +48,15 @@ class DurableLogger(logging.LoggerAdapter[logging.Logger]):
         return msg, kwargs
 
 
-def context_logger(
-    logger: logging.Logger, execution: Execution, parent_id: str | None
-) -> DurableLogger:
-    return DurableLogger(
-        logger, _replaying(execution), {"executionArn": execution.arn, "parentId": parent_id}
+def _replaying(execution: Execution) -> Callable[[], bool]:
+    return lambda: execution.replaying
+
+
+def context_logger(logger: logging.Logger, execution: Execution, parent_id: str | None) -> Logger:
+    return Logger(
+        logger,
+        {"executionArn": execution.arn, "parentId": parent_id},
+        _replaying(execution),
     )
 
 
@@ -60,10 +67,9 @@ def operation_logger(
     operation_id: str,
     name: str | None,
     attempt: int | None,
-) -> DurableLogger:
-    return DurableLogger(
+) -> Logger:
+    return Logger(
         logger,
-        _replaying(execution),
         {
             "executionArn": execution.arn,
             "parentId": parent_id,
@@ -71,8 +77,5 @@ def operation_logger(
             "operationName": name,
             "attempt": attempt,
         },
+        _replaying(execution),
     )
-
-
-def _replaying(execution: Execution) -> Callable[[], bool]:
-    return lambda: execution.replaying

@@ -21,7 +21,11 @@ from durable_backend._context import (
     DurableContext,
     ExecutionContext,
 )
+from durable_backend.serdes import PassThroughSerDes
 from durable_backend.types import StepContext, WaitForCallbackContext, WaitForConditionCheckContext
+
+PASS_THROUGH_SERDES = PassThroughSerDes()
+"""What a callback's answer is read with when its config names no serdes: the raw string."""
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -107,6 +111,7 @@ __all__ = [
     "Callback",
     "DurableContext",
     "ExecutionContext",
+    "PASS_THROUGH_SERDES",
     "StepContext",
     "WaitForCallbackContext",
     "WaitForConditionCheckContext",

@@ -3,5 +3,15 @@
 
 from durable_backend._handler import AsyncDurableHandler, DurableHandler, durable_execution
 from durable_backend._models import InitialExecutionState
+from durable_backend._protocol import MAX_RESPONSE_BYTES
 
-__all__ = ["AsyncDurableHandler", "DurableHandler", "InitialExecutionState", "durable_execution"]
+LAMBDA_RESPONSE_SIZE_LIMIT = MAX_RESPONSE_BYTES
+"""The largest result returned inline; a larger one is checkpointed on the EXECUTION."""
+
+__all__ = [
+    "LAMBDA_RESPONSE_SIZE_LIMIT",
+    "AsyncDurableHandler",
+    "DurableHandler",
+    "InitialExecutionState",
+    "durable_execution",
+]

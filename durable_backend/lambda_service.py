@@ -4,6 +4,9 @@ Frozen attrs classes with snake_case fields; one converter per wire format reads
 them, so they never know their JSON names.
 """
 
+from enum import Enum
+from typing import TypeAlias
+
 from durable_backend._models import (
     CallbackDetails,
     CallbackOptions,
@@ -28,6 +31,27 @@ from durable_backend._models import (
     WaitOptions,
 )
 
+ReplayChildren: TypeAlias = bool
+OperationPayload: TypeAlias = str
+TimeoutSeconds: TypeAlias = int
+
+
+class CallbackTimeoutType(Enum):
+    """The error types a callback that timed out is failed with."""
+
+    TIMEOUT = "Callback.Timeout"
+    HEARTBEAT = "Callback.Heartbeat"
+
+
+class InvocationStatus(Enum):
+    """The ``Status`` a handler returns (``RETRY``: the invocation failed and is retried)."""
+
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    PENDING = "PENDING"
+    RETRY = "RETRY"
+
+
 CheckpointOutput = CheckpointDurableExecutionOutput
 """The official name of a checkpoint call's answer."""
 
@@ -36,6 +60,7 @@ StateOutput = GetDurableExecutionStateOutput
 
 __all__ = [
     "CallbackDetails",
+    "CallbackTimeoutType",
     "CallbackOptions",
     "ChainedInvokeDetails",
     "ChainedInvokeOptions",
@@ -47,15 +72,19 @@ __all__ = [
     "ErrorObject",
     "ExecutionDetails",
     "GetDurableExecutionStateOutput",
+    "InvocationStatus",
     "Operation",
+    "OperationPayload",
     "OperationAction",
     "OperationStatus",
     "OperationSubType",
     "OperationType",
     "OperationUpdate",
+    "ReplayChildren",
     "StateOutput",
     "StepDetails",
     "StepOptions",
+    "TimeoutSeconds",
     "WaitDetails",
     "WaitOptions",
 ]

@@ -4,6 +4,6 @@ It is quiet while the execution replays and adds ``executionArn``, ``parentId``,
 ``operationId``, ``operationName`` and ``attempt`` to each record's ``extra``.
 """
 
-from durable_backend._logger import DurableLogger as Logger
+from durable_backend._logger import Logger
 
 __all__ = ["Logger"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import assert_type
 
 import durable_backend as db
-from durable_backend._logger import DurableLogger
+from durable_backend.logger import Logger
 
 
 def check_should_complete(ctx: db.DurableContext) -> None:
@@ -35,4 +35,4 @@ def check_virtual_child_and_logger(ctx: db.DurableContext) -> None:
     config: db.ChildConfig[str] = db.ChildConfig(is_virtual=True)
     assert_type(ctx.run_in_child_context(lambda c: "x", config=config), str)
     logger = ctx.logger.with_is_replaying(lambda: False)
-    assert_type(logger, DurableLogger)
+    assert_type(logger, Logger)
