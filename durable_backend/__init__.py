@@ -1,12 +1,11 @@
-"""Durable AWS Lambda functions for plain sync ``def`` and native ``async def`` handlers."""
+"""Durable AWS Lambda functions for plain sync ``def`` and native ``async def`` handlers.
 
-from durable_backend._backend import (
-    AsyncDurableBackend,
-    DurableBackend,
-    InlineAsyncBackend,
-    async_fetch_all_operations,
-    fetch_all_operations,
-)
+The root holds what a workflow author needs; the official SDK's module layout is there too
+(``durable_backend.config``, ``.context``, ``.retries``, ...), and backend implementers find
+the real backends, wire models and backend errors in ``durable_backend.backend``.
+"""
+
+from durable_backend._backend import AsyncDurableBackend, DurableBackend
 from durable_backend._batch import (
     BatchCompletionError,
     BatchItem,
@@ -37,72 +36,37 @@ from durable_backend._config import (
     continue_batch,
     create_wait_strategy,
 )
-from durable_backend._context import (
-    AsyncCallback,
-    AsyncDurableContext,
-    Callback,
-    DurableContext,
-)
+from durable_backend._context import AsyncCallback, AsyncDurableContext, Callback, DurableContext
 from durable_backend._duration import Duration
-from durable_backend._engine import SuspendExecution
 from durable_backend._errors import (
     CallbackError,
     CallbackExternalError,
-    CallbackNotOpenError,
     CallbackSubmitterError,
     CallbackTimeoutError,
     ChildContextError,
-    DurableError,
     DurableExecutionsError,
     DurableOperationError,
     ExecutionError,
-    InvalidEventError,
-    InvalidRequestError,
     InvocationError,
     InvokeError,
-    KMSError,
-    NonDeterministicExecutionError,
-    NotFoundError,
-    OperationNotAwaitedError,
     PluginLoadError,
     RetryableSerDesError,
     SerDesError,
-    ServiceUnavailableError,
-    StaleCheckpointTokenError,
     StepError,
-    StepInterruptedError,
     StepTimeoutError,
-    ThrottledError,
     ValidationError,
     WaitForConditionError,
 )
-from durable_backend._handler import AsyncDurableHandler, DurableHandler, durable_execution
-from durable_backend._models import (
-    CheckpointDurableExecutionOutput,
-    CheckpointToken,
-    ErrorObject,
-    ExecutionStatus,
-    GetDurableExecutionStateOutput,
-    Operation,
-    OperationAction,
-    OperationStatus,
-    OperationSubType,
-    OperationType,
-    OperationUpdate,
-)
-from durable_backend._real import AsyncRealBackend, RetryPolicy, SyncRealBackend
+from durable_backend._handler import durable_execution
 from durable_backend._retry import (
     JitterStrategy,
-    LinearRetryStrategyConfig,
     RetryDecision,
     RetryPresets,
-    RetryStrategy,
     RetryStrategyConfig,
-    create_linear_retry_strategy,
     create_retry_strategy,
 )
 from durable_backend._saga import AsyncSaga, Compensation, Saga, SagaError
-from durable_backend._serdes import JsonSerDes, SerDes, SerDesContext
+from durable_backend._serdes import SerDes, SerDesContext
 from durable_backend.context import (
     durable_parallel_branch,
     durable_step,
@@ -110,11 +74,7 @@ from durable_backend.context import (
     durable_with_child_context,
 )
 from durable_backend.retries import WithRetryConfig, with_retry
-from durable_backend.types import (
-    StepContext,
-    WaitForCallbackContext,
-    WaitForConditionCheckContext,
-)
+from durable_backend.types import StepContext, WaitForCallbackContext, WaitForConditionCheckContext
 
 __version__ = "0.1.0"
 
@@ -122,8 +82,6 @@ __all__ = [
     "AsyncCallback",
     "AsyncDurableBackend",
     "AsyncDurableContext",
-    "AsyncDurableHandler",
-    "AsyncRealBackend",
     "AsyncSaga",
     "BatchCompletionError",
     "BatchItem",
@@ -133,11 +91,8 @@ __all__ = [
     "CallbackConfig",
     "CallbackError",
     "CallbackExternalError",
-    "CallbackNotOpenError",
     "CallbackSubmitterError",
     "CallbackTimeoutError",
-    "CheckpointDurableExecutionOutput",
-    "CheckpointToken",
     "ChildConfig",
     "ChildContextError",
     "Compensation",
@@ -149,43 +104,21 @@ __all__ = [
     "CompletionStatus",
     "DurableBackend",
     "DurableContext",
-    "DurableError",
     "DurableExecutionsError",
-    "DurableHandler",
     "DurableOperationError",
     "Duration",
-    "ErrorObject",
     "ExecutionError",
-    "ExecutionStatus",
-    "GetDurableExecutionStateOutput",
-    "InlineAsyncBackend",
-    "InvalidEventError",
-    "InvalidRequestError",
     "InvocationError",
     "InvokeConfig",
     "InvokeError",
     "JitterStrategy",
-    "JsonSerDes",
-    "KMSError",
-    "LinearRetryStrategyConfig",
     "MapConfig",
     "NestingType",
-    "NonDeterministicExecutionError",
-    "NotFoundError",
-    "Operation",
-    "OperationAction",
-    "OperationNotAwaitedError",
-    "OperationStatus",
-    "OperationSubType",
-    "OperationType",
-    "OperationUpdate",
     "ParallelBranch",
     "ParallelConfig",
     "PluginLoadError",
     "RetryDecision",
-    "RetryPolicy",
     "RetryPresets",
-    "RetryStrategy",
     "RetryStrategyConfig",
     "RetryableSerDesError",
     "Saga",
@@ -193,17 +126,11 @@ __all__ = [
     "SerDes",
     "SerDesContext",
     "SerDesError",
-    "ServiceUnavailableError",
-    "StaleCheckpointTokenError",
     "StepConfig",
     "StepContext",
     "StepError",
-    "StepInterruptedError",
     "StepSemantics",
     "StepTimeoutError",
-    "SuspendExecution",
-    "SyncRealBackend",
-    "ThrottledError",
     "ValidationError",
     "WaitForCallbackConfig",
     "WaitForCallbackContext",
@@ -213,10 +140,9 @@ __all__ = [
     "WaitForConditionError",
     "WaitStrategyConfig",
     "WithRetryConfig",
-    "async_fetch_all_operations",
+    "__version__",
     "complete_batch",
     "continue_batch",
-    "create_linear_retry_strategy",
     "create_retry_strategy",
     "create_wait_strategy",
     "durable_execution",
@@ -224,6 +150,5 @@ __all__ = [
     "durable_step",
     "durable_wait_for_callback",
     "durable_with_child_context",
-    "fetch_all_operations",
     "with_retry",
 ]

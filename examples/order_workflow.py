@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 import durable_backend as db
+from durable_backend.serdes import JsonSerDes
 
 APPROVAL_LIMIT = 100
 RETRY = db.StepConfig(
@@ -49,7 +50,7 @@ def handler(event: dict[str, Any], ctx: db.DurableContext) -> dict[str, Any]:
             lambda callback_id, _: ask_for_approval(event, callback_id),
             name="approval",
             config=db.WaitForCallbackConfig(
-                timeout=db.Duration.from_days(3), serdes=db.JsonSerDes()
+                timeout=db.Duration.from_days(3), serdes=JsonSerDes()
             ),
         )
         if not decision.get("approved"):

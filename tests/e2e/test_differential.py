@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 import durable_backend as db
 from durable_backend._classify import restore_error_code
+from durable_backend.backend import CallbackNotOpenError, RetryPolicy, SyncRealBackend
 from tests.e2e._differences import (
     Events,
     emulator_reports_a_closed_callback_as_not_found,
@@ -37,7 +38,7 @@ from tests.support.memory_backend import MemoryBackend
 
 pytestmark = pytest.mark.emulator
 
-FAST = db.RetryPolicy(initial_delay_seconds=0.01, max_delay_seconds=0.05, max_total_seconds=5)
+FAST = RetryPolicy(initial_delay_seconds=0.01, max_delay_seconds=0.05, max_total_seconds=5)
 Workflow = Callable[[dict[str, Any], db.DurableContext], Any]
 Normalization = Callable[[Events], Events]
 
@@ -126,7 +127,7 @@ def run_both(
     theirs = run_on_emulator(
         emulator,
         client,
-        db.durable_execution(backend=db.SyncRealBackend(client, retry=FAST))(workflow),
+        db.durable_execution(backend=SyncRealBackend(client, retry=FAST))(workflow),
         input,
         execution_name=name,
     )
@@ -201,7 +202,7 @@ def test_invocation_state_agrees_once_children_of_completed_contexts_are_dropped
         emulator,
         client,
         recording(
-            db.durable_execution(backend=db.SyncRealBackend(client, retry=FAST))(child_then_wait),
+            db.durable_execution(backend=SyncRealBackend(client, retry=FAST))(child_then_wait),
             theirs_seen,
         ),
         '{"n": 1}',
@@ -229,7 +230,7 @@ def test_answering_a_closed_callback_is_rejected(emulator: Emulator) -> None:
     # without the ``x-amzn-ErrorType`` header; the real backends' hook copies it back.
     client.meta.events.register("after-call.lambda", restore_error_code)
 
-    with pytest.raises(db.CallbackNotOpenError) as ours_error:
+    with pytest.raises(CallbackNotOpenError) as ours_error:
         memory.complete_callback(memory_callback, '"again"')
     with pytest.raises(ClientError) as theirs_error:
         client.send_durable_execution_callback_success(

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import durable_backend as db
+from durable_backend.backend import AsyncRealBackend, RetryPolicy, SyncRealBackend
 from tests.e2e._differences import emulator_skip_time_ends_waits_before_invocation_completed
 from tests.e2e._runs import Handler, callback_answer, emulator_history, event_keys, run_on_emulator
 from tests.support.emulator import Emulator
@@ -20,11 +21,11 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.emulator
 
-FAST = db.RetryPolicy(initial_delay_seconds=0.01, max_delay_seconds=0.05, max_total_seconds=5)
+FAST = RetryPolicy(initial_delay_seconds=0.01, max_delay_seconds=0.05, max_total_seconds=5)
 
 
 def sync_handler(client: LambdaClient, submitted: list[str]) -> Handler:
-    @db.durable_execution(backend=db.SyncRealBackend(client, retry=FAST))
+    @db.durable_execution(backend=SyncRealBackend(client, retry=FAST))
     def handler(event: dict[str, Any], ctx: db.DurableContext) -> dict[str, Any]:
         total = ctx.step(lambda _: event["amount"] * 2, name="double")
         ctx.wait(1, name="cool-off")
@@ -37,7 +38,7 @@ def sync_handler(client: LambdaClient, submitted: list[str]) -> Handler:
 
 
 def async_handler(client: LambdaClient, submitted: list[str]) -> Handler:
-    @db.durable_execution(backend=db.AsyncRealBackend(client, retry=FAST))
+    @db.durable_execution(backend=AsyncRealBackend(client, retry=FAST))
     async def handler(event: dict[str, Any], ctx: db.AsyncDurableContext) -> dict[str, Any]:
         total = await ctx.step(lambda _: event["amount"] * 2, name="double")
         await ctx.wait(1, name="cool-off")

@@ -18,6 +18,7 @@ import pytest
 import durable_backend as db
 from durable_backend._engine import operation_id
 from durable_backend._models import OperationAction as A
+from durable_backend.backend import ExecutionStatus, OperationStatus
 from tests.engine.conftest import Twin
 from tests.support.memory_backend import AsyncMemoryBackend, MemoryBackend
 
@@ -127,7 +128,7 @@ def test_slow_step_start_is_sent_on_its_own_before_success(twin: Twin) -> None:
 
     arn, _ = backend.start_execution()
     assert twin.invoke(scenario, backend, arn)["Status"] == "SUCCEEDED"
-    assert seen == [db.OperationStatus.STARTED]
+    assert seen == [OperationStatus.STARTED]
     actions = [[u.action for u in c.updates] for c in backend.checkpoint_calls()]
     assert actions == [[A.START], [A.SUCCEED]]
 
@@ -220,7 +221,7 @@ def test_concurrent_async_steps_share_checkpoint_calls() -> None:
 
     durable = db.durable_execution(backend=SlowAsyncBackend(backend))(handler)
     arn = backend.run(lambda e, c: asyncio.run(durable.run_async(e, c)))
-    assert backend.execution_end(arn).status is db.ExecutionStatus.SUCCEEDED
+    assert backend.execution_end(arn).status is ExecutionStatus.SUCCEEDED
     calls = backend.checkpoint_calls()
     assert sum(len(c.updates) for c in calls) == 8
     # Four START+SUCCEED pairs, sequentially, would be four calls; sharing needs fewer.
@@ -293,7 +294,7 @@ def test_slow_start_queued_during_a_call_in_flight_is_sent_after_it(twin_kind: s
             return (await ctx.parallel([fast_async, late_async])).get_results()
 
         arn = backend.run(lambda e, c: asyncio.run(async_handler.run_async(e, c)))
-    assert backend.execution_end(arn).status is db.ExecutionStatus.SUCCEEDED
+    assert backend.execution_end(arn).status is ExecutionStatus.SUCCEEDED
     assert sent_before_body_ended == [True]
 
 

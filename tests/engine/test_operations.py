@@ -18,6 +18,14 @@ import durable_backend as db
 from durable_backend._engine import operation_id
 from durable_backend._models import OperationAction as A
 from durable_backend._models import OperationType as T
+from durable_backend.backend import (
+    ErrorObject,
+    ExecutionStatus,
+    InvalidRequestError,
+    OperationStatus,
+    StaleCheckpointTokenError,
+)
+from durable_backend.exceptions import InvalidEventError
 from tests.engine.conftest import Twin
 from tests.support.memory_backend import CheckpointCall, MemoryBackend
 
@@ -211,7 +219,7 @@ def test_at_least_once_step_found_started_reruns_without_a_new_start(twin: Twin)
     arn, _ = backend.start_execution()
     with pytest.raises(Crash):
         twin.invoke(scenario, backend, arn)
-    assert backend.operation(arn, ROOT_1).status is db.OperationStatus.STARTED
+    assert backend.operation(arn, ROOT_1).status is OperationStatus.STARTED
     backend.calls.clear()
     assert twin.invoke(scenario, backend, arn) == {"Status": "SUCCEEDED", "Result": '"done"'}
     assert runs == [1, 1]
@@ -402,7 +410,7 @@ def test_callback_failure_raises_callback_external_error(twin: Twin) -> None:
 
     outcome = twin.run(scenario)
     outcome.backend.complete_callback(
-        ids[0], error=db.ErrorObject(error_message="rejected by a human", error_type="Rejected")
+        ids[0], error=ErrorObject(error_message="rejected by a human", error_type="Rejected")
     )
     twin.resume(outcome)
     assert outcome.result == ["Rejected", "rejected by a human"]
@@ -481,7 +489,7 @@ def test_invoke_failure_raises_invoke_error(twin: Twin) -> None:
 
     outcome = twin.run(scenario)
     outcome.backend.complete_chained_invoke(
-        outcome.arn, ROOT_1, error=db.ErrorObject(error_message="card declined", error_type="Pay")
+        outcome.arn, ROOT_1, error=ErrorObject(error_message="card declined", error_type="Pay")
     )
     twin.resume(outcome)
     assert outcome.result == ["Pay", "card declined"]
@@ -638,7 +646,7 @@ def test_malformed_event_raises_invalid_event_error(twin: Twin, event: Any, name
         return (yield ctx.step(lambda _: 1))
 
     handler = twin.handler(scenario, MemoryBackend())
-    with pytest.raises(db.InvalidEventError) as info:
+    with pytest.raises(InvalidEventError) as info:
         handler(event, None)
     assert named in str(info.value)
 
@@ -659,7 +667,7 @@ def test_result_over_the_response_limit_goes_through_an_execution_checkpoint(
     assert last.id.startswith("execution-result-")
     assert json.loads(last.payload) == big
     end = outcome.backend.execution_end(outcome.arn)
-    assert end is not None and end.status is db.ExecutionStatus.SUCCEEDED
+    assert end is not None and end.status is ExecutionStatus.SUCCEEDED
     assert json.loads(end.result) == big
 
 
@@ -694,7 +702,7 @@ def test_revoked_token_ends_the_invocation_as_pending(twin: Twin) -> None:
 
 def test_stale_token_from_the_backend_is_raised_out_of_the_handler(twin: Twin) -> None:
     backend = MemoryBackend()
-    stale = db.StaleCheckpointTokenError(
+    stale = StaleCheckpointTokenError(
         "Invalid checkpoint token", code="InvalidParameterValueException", http_status=400
     )
 
@@ -705,13 +713,13 @@ def test_stale_token_from_the_backend_is_raised_out_of_the_handler(twin: Twin) -
 
     arn, _ = backend.start_execution()
     backend.fail_next_checkpoint(stale)
-    with pytest.raises(db.StaleCheckpointTokenError):
+    with pytest.raises(StaleCheckpointTokenError):
         twin.invoke(scenario, backend, arn)
 
 
 def test_terminal_backend_error_fails_the_execution(twin: Twin) -> None:
     backend = MemoryBackend()
-    rejected = db.InvalidRequestError(
+    rejected = InvalidRequestError(
         "update 0 is rejected", code="InvalidParameterValueException", http_status=400
     )
 
@@ -921,7 +929,7 @@ def test_child_step_logger_names_its_parent(twin: Twin, caplog: pytest.LogCaptur
 def test_terminal_backend_error_on_the_final_flush_fails_the_execution(twin: Twin) -> None:
     """The WAIT START rides with the suspending flush; a rejection there is still terminal."""
     backend = MemoryBackend()
-    rejected = db.InvalidRequestError(
+    rejected = InvalidRequestError(
         "update 0 is rejected", code="InvalidParameterValueException", http_status=400
     )
 

@@ -11,6 +11,12 @@ from hypothesis import strategies as st
 
 import durable_backend as db
 from durable_backend._engine import SuspendExecution
+from durable_backend.backend import (
+    DurableError,
+    ErrorObject,
+    ExecutionStatus,
+    StaleCheckpointTokenError,
+)
 from tests.engine.conftest import Twin
 from tests.support.memory_backend import MemoryBackend
 
@@ -45,7 +51,7 @@ class FaultyBackend(MemoryBackend):
         after_apply = self.faults.get(self.checkpoints)
         if after_apply is not None:
             self.fail_next_checkpoint(
-                db.StaleCheckpointTokenError("Invalid checkpoint token"), after_apply=after_apply
+                StaleCheckpointTokenError("Invalid checkpoint token"), after_apply=after_apply
             )
         return super().checkpoint(*args, **kwargs)
 
@@ -124,9 +130,9 @@ def execute(
     for invocations in range(1, 60):
         try:
             output = handler(event, None)
-        except (Crash, db.DurableError) as error:
+        except (Crash, DurableError) as error:
             backend.complete_invocation(
-                arn, None, function_error=db.ErrorObject(error_type=type(error).__name__)
+                arn, None, function_error=ErrorObject(error_type=type(error).__name__)
             )
         else:
             assert not isinstance(output, SuspendExecution)
@@ -153,7 +159,7 @@ def test_crashes_do_not_change_the_outcome(
 ) -> None:
     expected, clean, _ = execute(twin, program, set(), {})
     assert clean.violations == []
-    assert expected.status is db.ExecutionStatus.SUCCEEDED  # the program catches StepError
+    assert expected.status is ExecutionStatus.SUCCEEDED  # the program catches StepError
     actual, probe, _ = execute(twin, program, crash_at, faults)
     assert probe.violations == []
     assert (actual.status, actual.result, actual.error) == (

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import durable_backend as db
+from durable_backend.backend import ExecutionStatus, OperationType
 from tests.engine.conftest import Twin
 from tests.support.memory_backend import MemoryBackend
 
@@ -116,7 +117,7 @@ def test_failure_compensates_in_reverse_order(twin: Twin) -> None:
     ]
     assert report["all_undone"] is True
     steps = [
-        op.name for op in backend.operations(arn) if op.type is db.OperationType.STEP
+        op.name for op in backend.operations(arn) if op.type is OperationType.STEP
     ]
     assert steps == ["flight", "hotel", "car", "trip: compensate hotel", "trip: compensate flight"]
 
@@ -130,7 +131,7 @@ def test_crash_mid_compensation_resumes_without_repeating(twin: Twin) -> None:
         handler(event, None)
     backend.resume(arn, handler)
     end = backend.execution_end(arn)
-    assert end is not None and end.status is db.ExecutionStatus.SUCCEEDED
+    assert end is not None and end.status is ExecutionStatus.SUCCEEDED
     assert bookings.runs["cancel hotel-1"] == 1, "a completed compensation ran again"
     assert bookings.runs["cancel flight-1"] == 2, "the interrupted compensation did not resume"
     assert bookings.runs["book flight"] == 1 and bookings.runs["book hotel"] == 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import durable_backend as db
+from durable_backend.backend import ExecutionStatus
 from durable_backend.testing import Workflow, run_workflow, run_workflow_async
 from examples import async_workflow, chained_invoke, fan_out_map, order_workflow
 
@@ -24,7 +24,7 @@ def test_small_order_ships_after_a_retry_and_a_wait() -> None:
 def test_large_order_waits_for_approval() -> None:
     workflow = Workflow(order_workflow.handler)
     suspended = workflow.run({"order_id": "o-2", "amount": 500})
-    assert suspended.status is db.ExecutionStatus.RUNNING
+    assert suspended.status is ExecutionStatus.RUNNING
     assert [c.label for c in suspended.pending_callbacks] == ["approval"]
     workflow.succeed_callback("approval", APPROVE)
     assert workflow.resume().assert_succeeded()["status"] == "shipped"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import durable_backend as db
+from durable_backend.backend import ErrorObject, ExecutionStatus
 from durable_backend.local import LocalBackend, LocalRunner, ManualClock, Reply
 
 Kind = str
@@ -52,7 +53,7 @@ def test_runs_to_completion_skipping_time(kind: Kind) -> None:
         assert runner.clock is not None
         started = runner.clock()
         result = runner.run(db.durable_execution(make_workflow(kind, log)), {"x": 4})
-        assert result.status is db.ExecutionStatus.SUCCEEDED
+        assert result.status is ExecutionStatus.SUCCEEDED
         assert result.result == {"a": 5, "b": 10}
         assert log == ["a", "b"]
         assert result.invocations == 2
@@ -77,7 +78,7 @@ def test_plain_function_is_decorated_with_the_runner_backend(kind: Kind) -> None
 async def test_run_async_inside_a_loop(kind: Kind) -> None:
     with LocalRunner() as runner:
         result = await runner.run_async(make_workflow(kind, []), {"x": 2})
-    assert result.status is db.ExecutionStatus.SUCCEEDED
+    assert result.status is ExecutionStatus.SUCCEEDED
     assert result.result == {"a": 3, "b": 6}
 
 
@@ -195,13 +196,13 @@ def test_callback_suspends_then_resumes(kind: Kind) -> None:
 
     with LocalRunner() as runner:
         first = runner.run(flow)
-        assert first.status is db.ExecutionStatus.RUNNING
+        assert first.status is ExecutionStatus.RUNNING
         assert not first.done
         [pending] = first.pending_callbacks
         assert pending.label == "approval"
         runner.send_callback_success(pending.callback_id, "yes")
         second = runner.resume(first.arn)
-    assert second.status is db.ExecutionStatus.SUCCEEDED
+    assert second.status is ExecutionStatus.SUCCEEDED
     assert second.result == "yes"
     assert second.pending_callbacks == ()
 
@@ -217,7 +218,7 @@ def test_on_callback_answers_and_failures_propagate() -> None:
 
     with LocalRunner() as runner:
         result = runner.run(
-            flow, on_callback=lambda p: Reply(error=db.ErrorObject(error_message="denied"))
+            flow, on_callback=lambda p: Reply(error=ErrorObject(error_message="denied"))
         )
     assert result.result.startswith("failed")
     assert "denied" in result.result
@@ -235,7 +236,7 @@ def test_handler_that_keeps_raising_fails_the_execution() -> None:
         arn = runner.start(bound)
         runner._handlers[arn] = broken  # type: ignore[assignment]
         result = runner.resume(arn)
-    assert result.status is db.ExecutionStatus.FAILED
+    assert result.status is ExecutionStatus.FAILED
     assert result.error is not None and result.error.error_type == "RuntimeError"
     assert len(calls) == 3
     assert result.history_types().count("InvocationCompleted") == 3

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import durable_backend as db
+from durable_backend.backend import ExecutionStatus, OperationAction
 from durable_backend.testing import (
     Workflow,
     WorkflowAssertionError,
@@ -75,7 +76,7 @@ def test_stubs_and_callbacks_in_one_call(order: Any) -> None:
         "child": "stub-nested-1",
     }
     assert CHARGES == []
-    assert result.updates("charge") == [db.OperationAction.START, db.OperationAction.SUCCEED]
+    assert result.updates("charge") == [OperationAction.START, OperationAction.SUCCEED]
     assert "ChainedInvokeSucceeded" in result.history_types()
     assert result.history_types()[-1] == "ExecutionSucceeded"
     result.assert_pure_replay()
@@ -114,7 +115,7 @@ def test_callback_failure_and_function_answers(order: Any) -> None:
         order, {"sku": "x"}, stubs={"pricing": 1},
         callbacks={"approval": ValueError("rejected by ops")},
     )
-    assert result.status is db.ExecutionStatus.FAILED
+    assert result.status is ExecutionStatus.FAILED
     assert "rejected by ops" in (result.error.error_message or "")  # type: ignore[union-attr]
     ids: list[str] = []
     answered = run_workflow(
@@ -128,7 +129,7 @@ def test_callback_failure_and_function_answers(order: Any) -> None:
 def test_interactive_callbacks_while_suspended(order: Any) -> None:
     workflow = Workflow(order, stubs={"pricing": 2})
     first = workflow.run({"sku": "x"})
-    assert first.status is db.ExecutionStatus.RUNNING
+    assert first.status is ExecutionStatus.RUNNING
     assert [c.label for c in first.pending_callbacks] == ["approval"]
     with pytest.raises(WorkflowAssertionError, match="waiting on callbacks"):
         first.assert_succeeded()
@@ -154,7 +155,7 @@ def test_callback_timeout_by_advancing_the_clock() -> None:
         return "answered"
 
     workflow = Workflow(flow)
-    assert workflow.run().status is db.ExecutionStatus.RUNNING
+    assert workflow.run().status is ExecutionStatus.RUNNING
     workflow.advance(3601)
     assert workflow.resume().result == "timed out"
 

@@ -12,6 +12,7 @@ from typing import Any, assert_type
 import attrs
 
 import durable_backend as db
+from durable_backend.execution import AsyncDurableHandler, DurableHandler
 
 
 @attrs.frozen
@@ -88,23 +89,23 @@ def check_handlers() -> None:
     async def async_handler(event: str, ctx: db.AsyncDurableContext) -> int:
         return len(event)
 
-    assert_type(handler, db.DurableHandler[dict[str, int], Receipt])
-    assert_type(async_handler, db.AsyncDurableHandler[str, int])
+    assert_type(handler, DurableHandler[dict[str, int], Receipt])
+    assert_type(async_handler, AsyncDurableHandler[str, int])
     assert_type(handler({}, None), dict[str, Any])
     assert_type(async_handler({}, None), dict[str, Any])
 
 
 def check_rebuilt_handlers(
-    handler: db.DurableHandler[str, int],
-    async_handler: db.AsyncDurableHandler[str, int],
+    handler: DurableHandler[str, int],
+    async_handler: AsyncDurableHandler[str, int],
     backend: db.DurableBackend,
     async_backend: db.AsyncDurableBackend,
 ) -> None:
-    assert_type(handler.with_backend(backend), db.DurableHandler[str, int])
-    assert_type(async_handler.with_backend(async_backend), db.AsyncDurableHandler[str, int])
+    assert_type(handler.with_backend(backend), DurableHandler[str, int])
+    assert_type(async_handler.with_backend(async_backend), AsyncDurableHandler[str, int])
 
     def other(event: str, ctx: db.DurableContext) -> int:
         return len(event)
 
-    assert_type(handler.with_function(other), db.DurableHandler[str, int])
+    assert_type(handler.with_function(other), DurableHandler[str, int])
     handler.with_backend(async_backend)  # type: ignore[arg-type]
