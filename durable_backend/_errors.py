@@ -228,26 +228,8 @@ class InvalidEventError(DurableExecutionsError, ValueError):
     """The Lambda event is not a durable invocation, or lacks a required field."""
 
 
-class SerDesError(DurableExecutionsError):
-    """A value could not be serialized or deserialized; never retried
-    (``RetryableSerDesError`` is the transient kind)."""
-
-    def __init__(
-        self,
-        message: str | None = None,
-        error_type: str | None = None,
-        data: str | None = None,
-        stack_trace: list[str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.error_type = error_type or type(self).__name__
-        self.data = data
-        self.stack_trace = stack_trace
-
-
-class DurableOperationError(DurableExecutionsError):
-    """A durable operation failed; rebuilt from the checkpointed error on replay."""
+class ErrorFields(DurableExecutionsError):
+    """An error carrying the fields it is checkpointed with (the official field names)."""
 
     def __init__(
         self,
@@ -261,6 +243,15 @@ class DurableOperationError(DurableExecutionsError):
         self.error_type = error_type or type(self).__name__
         self.data = data
         self.stack_trace = list(stack_trace) if stack_trace is not None else None
+
+
+class SerDesError(ErrorFields):
+    """A value could not be serialized or deserialized; never retried
+    (``RetryableSerDesError`` is the transient kind)."""
+
+
+class DurableOperationError(ErrorFields):
+    """A durable operation failed; rebuilt from the checkpointed error on replay."""
 
     @classmethod
     def from_error_object(cls, error: ErrorObject | None) -> Self:

@@ -4,6 +4,8 @@ invocation (``InvocationError``) or an execution (``ExecutionError``)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -195,3 +197,42 @@ def test_a_retryable_serdes_error_fails_the_invocation_not_the_step(twin: Twin) 
     arn, _ = backend.start_execution()
     with pytest.raises(RetryableSerDesError, match="timed out"):
         twin.handler(scenario, backend)(backend.invocation_event(arn), None)
+
+
+@db.durable_step
+async def fetch(step_ctx: types.StepContext, key: int) -> int:
+    await asyncio.sleep(0)
+    return key * 2
+
+
+@db.durable_with_child_context
+async def fetch_in_child(ctx: db.AsyncDurableContext, key: int) -> int:
+    return await ctx.step(fetch(key))
+
+
+@db.durable_parallel_branch(name="fetch-branch")
+async def fetch_branch(ctx: db.AsyncDurableContext, key: int) -> int:
+    return await ctx.step(fetch(key))
+
+
+def test_decorated_async_functions_stay_async_for_the_async_twin() -> None:
+    async def handler(event: Any, ctx: db.AsyncDurableContext) -> list[Any]:
+        step = await ctx.step(fetch(1))
+        child = await ctx.run_in_child_context(fetch_in_child(2))
+        batch = await ctx.parallel([fetch_branch(3)])
+        return [step, child, batch.get_results()]
+
+    backend = MemoryBackend()
+    durable = db.durable_execution(backend=backend.async_)(handler)
+    arn = backend.run(lambda event, context: asyncio.run(durable.run_async(event, context)))
+    ops = backend.operations(arn)
+    end = backend.execution_end(arn)
+    assert end is not None
+    assert json.loads(end.result or "null") == [2, 4, [6]]
+    assert [(op.type, op.name) for op in ops[1:] if op.name] == [
+        (T.STEP, "fetch"),
+        (T.CONTEXT, "fetch_in_child"),
+        (T.STEP, "fetch"),
+        (T.CONTEXT, "fetch-branch"),
+        (T.STEP, "fetch"),
+    ]
