@@ -7,7 +7,6 @@ driver. The sync twin returns the value; the async twin returns an awaitable, so
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar, overload
@@ -48,10 +47,11 @@ from durable_backend._engine import (
     wait_for_callback_flow,
     wait_for_condition_flow,
 )
-from durable_backend._logger import Logger, context_logger, operation_logger
+from durable_backend._logger import Logger, LoggerSlot, context_logger, operation_logger
 from durable_backend._models import OperationSubType
 from durable_backend._serdes import BATCH_SERDES, JSON_SERDES, SerDes, serdes_for, serialize
 from durable_backend.types import (
+    LoggerInterface,
     StepContext,
     WaitForCallbackContext,
     WaitForConditionCheckContext,
@@ -86,7 +86,7 @@ class _Shell:
 
     __slots__ = ("_draws", "_logger", "_scope", "lambda_context")
 
-    def __init__(self, scope: Scope, logger: logging.Logger, lambda_context: Any = None) -> None:
+    def __init__(self, scope: Scope, logger: LoggerSlot, lambda_context: Any = None) -> None:
         self._scope = scope
         self._logger = logger
         self.lambda_context = lambda_context
@@ -96,7 +96,7 @@ class _Shell:
     def _operation_logger(self, op_id: str, name: str | None, attempt: int | None) -> Logger:
         scope = self._scope
         return operation_logger(
-            self._logger, scope.execution, scope.parent_id, op_id, name, attempt
+            self._logger.logger, scope.execution, scope.parent_id, op_id, name, attempt
         )
 
     def _make_step_context(self, op_id: str, name: str | None, attempt: int) -> StepContext:
@@ -117,7 +117,13 @@ class _Shell:
     @property
     def logger(self) -> Logger:
         """A logger that is quiet while replaying and tags records with the execution."""
-        return context_logger(self._logger, self._scope.execution, self._scope.parent_id)
+        return context_logger(self._logger.logger, self._scope.execution, self._scope.parent_id)
+
+    def set_logger(self, new_logger: LoggerInterface) -> None:
+        """Log through ``new_logger`` (a ``logging.Logger`` or any ``LoggerInterface``, such as
+        Powertools' ``Logger``) from now on: this context, and every context and operation
+        context this invocation creates after the call."""
+        self._logger.logger = new_logger
 
     def is_replaying(self) -> bool:
         """True while the code re-runs operations the history already holds."""
@@ -380,7 +386,7 @@ class DurableContext(_Shell):
     __slots__ = ("_runtime",)
 
     def __init__(
-        self, runtime: Runtime, scope: Scope, logger: logging.Logger, lambda_context: Any = None
+        self, runtime: Runtime, scope: Scope, logger: LoggerSlot, lambda_context: Any = None
     ) -> None:
         super().__init__(scope, logger, lambda_context)
         self._runtime = runtime
@@ -552,7 +558,7 @@ class AsyncDurableContext(_Shell):
         self,
         runtime: AsyncRuntime,
         scope: Scope,
-        logger: logging.Logger,
+        logger: LoggerSlot,
         lambda_context: Any = None,
     ) -> None:
         super().__init__(scope, logger, lambda_context)
@@ -759,18 +765,22 @@ def _ready(value: T) -> Generator[Any, Any, T]:
 
 
 def sync_context_factory(
-    logger: logging.Logger, lambda_context: Any = None
+    logger: LoggerInterface, lambda_context: Any = None
 ) -> Callable[[Runtime, Scope], DurableContext]:
+    slot = LoggerSlot(logger)
+
     def make(runtime: Runtime, scope: Scope) -> DurableContext:
-        return DurableContext(runtime, scope, logger, lambda_context)
+        return DurableContext(runtime, scope, slot, lambda_context)
 
     return make
 
 
 def async_context_factory(
-    logger: logging.Logger, lambda_context: Any = None
+    logger: LoggerInterface, lambda_context: Any = None
 ) -> Callable[[AsyncRuntime, Scope], AsyncDurableContext]:
+    slot = LoggerSlot(logger)
+
     def make(runtime: AsyncRuntime, scope: Scope) -> AsyncDurableContext:
-        return AsyncDurableContext(runtime, scope, logger, lambda_context)
+        return AsyncDurableContext(runtime, scope, slot, lambda_context)
 
     return make

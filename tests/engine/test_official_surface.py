@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -236,3 +238,66 @@ def test_decorated_async_functions_stay_async_for_the_async_twin() -> None:
         (T.CONTEXT, "fetch-branch"),
         (T.STEP, "fetch"),
     ]
+
+
+class ListLogger:
+    """A LoggerInterface that is not a logging.Logger (the shape of Powertools' Logger)."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[str, object, dict[str, object]]] = []
+
+    def _record(self, level: str, msg: object, extra: Mapping[str, object] | None) -> None:
+        self.records.append((level, msg, dict(extra or {})))
+
+    def debug(self, msg: object, *args: object, extra: Mapping[str, object] | None = None) -> None:
+        self._record("debug", msg, extra)
+
+    def info(self, msg: object, *args: object, extra: Mapping[str, object] | None = None) -> None:
+        self._record("info", msg, extra)
+
+    def warning(
+        self, msg: object, *args: object, extra: Mapping[str, object] | None = None
+    ) -> None:
+        self._record("warning", msg, extra)
+
+    def error(self, msg: object, *args: object, extra: Mapping[str, object] | None = None) -> None:
+        self._record("error", msg, extra)
+
+    def exception(
+        self, msg: object, *args: object, extra: Mapping[str, object] | None = None
+    ) -> None:
+        self._record("exception", msg, extra)
+
+
+def test_set_logger_routes_later_records_once_per_execution(twin: Twin) -> None:
+    plugged = ListLogger()
+
+    def scenario(event: Any, ctx: Any) -> Any:
+        ctx.set_logger(plugged)
+        ctx.logger.info("start", extra={"order": "o-1"})
+        yield ctx.step(lambda step_ctx: step_ctx.logger.warning("in step"), "s")
+        yield ctx.wait(1, "pause")
+        yield ctx.run_in_child_context(twin.body(lambda child: child.logger.error("in child")), "c")
+        return "ok"
+
+    outcome = twin.run(scenario)
+    assert outcome.result == "ok"
+    assert len(outcome.outputs) == 2  # the wait suspended once: the start was replayed
+    logged = [(level, msg) for level, msg, _ in plugged.records]
+    assert logged == [("info", "start"), ("warning", "in step"), ("error", "in child")]
+    start_extra, step_extra = plugged.records[0][2], plugged.records[1][2]
+    assert start_extra["order"] == "o-1"
+    assert start_extra["executionArn"] == outcome.arn
+    assert (step_extra["operationName"], step_extra["attempt"]) == ("s", 1)
+
+
+def test_records_name_the_line_that_logged(caplog: pytest.LogCaptureFixture) -> None:
+    def scenario(event: Any, ctx: db.DurableContext) -> str:
+        ctx.logger.info("here")
+        return "ok"
+
+    backend = MemoryBackend()
+    with caplog.at_level(logging.INFO):
+        backend.run(db.durable_execution(backend=backend)(scenario))
+    (record,) = [r for r in caplog.records if r.getMessage() == "here"]
+    assert (record.pathname, record.funcName) == (__file__, "scenario")

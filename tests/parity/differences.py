@@ -57,11 +57,6 @@ DIFFERENCES: dict[str, str] = {
         "official method is the runtime's internal factory."
     ),
     "context.DurableContext.is_virtual": PENDING_SEMANTICS,
-    "context.DurableContext.set_logger": (
-        "Pending: our Logger wraps a logging.Logger, so a LoggerInterface that is not one "
-        "(for example Powertools' Logger) cannot be plugged in yet; pass logger= to "
-        "durable_execution instead."
-    ),
     # config
     # execution
     "execution.durable_execution()": PENDING_PLUGINS,

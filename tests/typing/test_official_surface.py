@@ -4,10 +4,12 @@ modules, the decorators and ``with_retry``. Read by mypy --strict and pyright; n
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, assert_type
 
 from durable_backend import types
+from durable_backend.backend import DurableBackend, RetryPolicy, SyncRealBackend
 from durable_backend.concurrency.models import BatchCompletionError, BatchResult, CompletionReason
 from durable_backend.config import (
     CallbackConfig,
@@ -34,6 +36,7 @@ from durable_backend.context import (
 )
 from durable_backend.exceptions import ExecutionError, InvocationError, TerminationReason
 from durable_backend.execution import durable_execution
+from durable_backend.logger import Logger
 from durable_backend.retries import RetryPresets, WithRetryConfig, with_retry
 from durable_backend.serdes import PassThroughSerDes, deserialize, serialize
 from durable_backend.types import StepContext, WaitForCallbackContext
@@ -141,3 +144,18 @@ def check_durable_execution(client: Any) -> None:
         return event["id"]
 
     assert_type(handler({}, None), dict[str, Any])
+
+
+def check_logger(
+    ctx: DurableContext, actx: AsyncDurableContext, plugged: types.LoggerInterface
+) -> None:
+    assert_type(ctx.logger, Logger)
+    assert_type(ctx.set_logger(plugged), None)
+    assert_type(actx.set_logger(logging.getLogger("x")), None)
+    assert_type(ctx.logger.get_logger(), types.LoggerInterface)
+
+
+def check_backend_module(client: Any) -> None:
+    assert_type(SyncRealBackend(client), SyncRealBackend)
+    backend: DurableBackend = SyncRealBackend(client, retry=RetryPolicy())
+    assert_type(backend.get_execution_state("arn", "token", "").next_marker, str | None)
