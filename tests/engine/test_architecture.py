@@ -196,7 +196,7 @@ def test_plain_bodies_in_the_async_twin_run_concurrently_off_the_loop() -> None:
     durable = db.durable_execution(backend=backend.async_)(handler)
     arn = backend.run(lambda e, c: asyncio.run(durable.run_async(e, c)))
     end = backend.execution_end(arn)
-    assert end is not None and end.status is db.ExecutionStatus.SUCCEEDED, end
+    assert end is not None and end.status is ExecutionStatus.SUCCEEDED, end
     assert json.loads(end.result or "null") == [0, 1, 2]
     assert len(body_threads) == 3 and loop_thread[0] not in body_threads
 

@@ -25,13 +25,18 @@ from durable_backend._models import (
     GetDurableExecutionStateOutput,
     OperationUpdate,
 )
+from durable_backend.backend import (
+    InvalidRequestError,
+    ServiceUnavailableError,
+    StaleCheckpointTokenError,
+)
 from durable_backend.local import LocalBackend
 from tests.engine.conftest import Scenario, Twin
 
 FAULTS: dict[str, Callable[[], BaseException] | None] = {
-    "terminal": lambda: db.InvalidRequestError("update 0 is rejected", http_status=400),
-    "retryable": lambda: db.ServiceUnavailableError("retries exhausted", http_status=503),
-    "stale-token": lambda: db.StaleCheckpointTokenError(
+    "terminal": lambda: InvalidRequestError("update 0 is rejected", http_status=400),
+    "retryable": lambda: ServiceUnavailableError("retries exhausted", http_status=503),
+    "stale-token": lambda: StaleCheckpointTokenError(
         "Invalid checkpoint token", http_status=400
     ),
     "revoked": None,  # the call is applied and answered without a token
@@ -111,8 +116,8 @@ def observe(output: Any) -> Any:
 def expected(fault: str) -> Any:
     return {
         "terminal": ("FAILED", "InvalidRequestError"),
-        "retryable": db.ServiceUnavailableError,
-        "stale-token": db.StaleCheckpointTokenError,
+        "retryable": ServiceUnavailableError,
+        "stale-token": StaleCheckpointTokenError,
         "revoked": ("PENDING", None),
     }[fault]
 

@@ -43,6 +43,14 @@ from durable_backend._models import (
 )
 from durable_backend._protocol import operation_id
 from durable_backend._serdes import JSON_SERDES
+from durable_backend.backend import (
+    DurableError,
+    InvalidRequestError,
+    KMSError,
+    NotFoundError,
+    ServiceUnavailableError,
+    StaleCheckpointTokenError,
+)
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST/durable-execution/run/exec-1"
 EXECUTION_OP = Operation(
@@ -141,14 +149,14 @@ def test_the_invocation_flow_pages_the_initial_state_itself() -> None:
 @pytest.mark.parametrize(
     "error",
     [
-        db.InvalidRequestError("Marker is not valid", http_status=400),
-        db.NotFoundError("no such execution", http_status=404),
-        db.KMSError("key disabled", code="KMSDisabledException", http_status=502),
+        InvalidRequestError("Marker is not valid", http_status=400),
+        NotFoundError("no such execution", http_status=404),
+        KMSError("key disabled", code="KMSDisabledException", http_status=502),
     ],
     ids=["400", "404", "KMS"],
 )
 def test_a_terminal_error_on_the_initial_page_fetch_fails_the_invocation(
-    error: db.DurableError,
+    error: DurableError,
 ) -> None:
     flow = invocation_flow(event("m1"), lambda x, ctx: x, JSON_SERDES, JSON_SERDES)
     assert isinstance(next(flow), FetchState)
@@ -162,13 +170,13 @@ def test_a_terminal_error_on_the_initial_page_fetch_fails_the_invocation(
 @pytest.mark.parametrize(
     "error",
     [
-        db.StaleCheckpointTokenError("Invalid checkpoint token", http_status=400),
-        db.ServiceUnavailableError("try again", http_status=503),
+        StaleCheckpointTokenError("Invalid checkpoint token", http_status=400),
+        ServiceUnavailableError("try again", http_status=503),
     ],
     ids=["stale", "5xx"],
 )
 def test_a_retryable_error_on_the_initial_page_fetch_is_raised_for_lambda(
-    error: db.DurableError,
+    error: DurableError,
 ) -> None:
     flow = invocation_flow(event("m1"), lambda x, ctx: x, JSON_SERDES, JSON_SERDES)
     next(flow)
@@ -229,7 +237,7 @@ def test_a_failed_call_ends_the_invocation_for_its_caller_and_every_waiter() -> 
     next(first)
     second = commit_flow(execution, (update("b"),))
     next(second)
-    rejected = db.InvalidRequestError("update 0 is rejected", http_status=400)
+    rejected = InvalidRequestError("update 0 is rejected", http_status=400)
     assert isinstance(first.throw(rejected), Landed)
     with pytest.raises(CheckpointFailed) as caught:
         first.send(None)
@@ -317,7 +325,7 @@ def test_a_revoked_token_on_the_last_batch_ends_pending() -> None:
 
 
 def test_a_terminal_checkpoint_error_fails_the_invocation_with_it() -> None:
-    script = Script(fail=db.InvalidRequestError("update 0 is rejected", http_status=400))
+    script = Script(fail=InvalidRequestError("update 0 is rejected", http_status=400))
     output = run_invocation(script)
     assert output["Status"] == "FAILED"
     assert output["Error"]["ErrorType"] == "InvalidRequestError"
