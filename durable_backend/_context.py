@@ -409,10 +409,8 @@ class DurableContext(_Shell):
     @overload
     def create_callback(self, name: str | None = None, config: None = None) -> Callback[str]: ...
     @overload
-    def create_callback(self, name: str | None, config: CallbackConfig) -> Callback[Any]: ...
-    @overload
     def create_callback(
-        self, name: str | None = None, *, config: CallbackConfig
+        self, name: str | None = None, config: CallbackConfig | None = None
     ) -> Callback[Any]: ...
     def create_callback(
         self, name: str | None = None, config: CallbackConfig | None = None
@@ -439,16 +437,11 @@ class DurableContext(_Shell):
     ) -> Any: ...
     @overload
     def invoke(
-        self, function_name: str, payload: object, name: str | None, config: InvokeConfig[Any, T]
-    ) -> T: ...
-    @overload
-    def invoke(
         self,
         function_name: str,
         payload: object,
         name: str | None = None,
-        *,
-        config: InvokeConfig[Any, T],
+        config: InvokeConfig[Any, T] | None = None,
     ) -> T: ...
     def invoke(
         self,
@@ -598,11 +591,7 @@ class AsyncDurableContext(_Shell):
     ) -> Coroutine[Any, Any, AsyncCallback[str]]: ...
     @overload
     def create_callback(
-        self, name: str | None, config: CallbackConfig
-    ) -> Coroutine[Any, Any, AsyncCallback[Any]]: ...
-    @overload
-    def create_callback(
-        self, name: str | None = None, *, config: CallbackConfig
+        self, name: str | None = None, config: CallbackConfig | None = None
     ) -> Coroutine[Any, Any, AsyncCallback[Any]]: ...
     def create_callback(
         self, name: str | None = None, config: CallbackConfig | None = None
@@ -631,16 +620,11 @@ class AsyncDurableContext(_Shell):
     ) -> Coroutine[Any, Any, Any]: ...
     @overload
     def invoke(
-        self, function_name: str, payload: object, name: str | None, config: InvokeConfig[Any, T]
-    ) -> Coroutine[Any, Any, T]: ...
-    @overload
-    def invoke(
         self,
         function_name: str,
         payload: object,
         name: str | None = None,
-        *,
-        config: InvokeConfig[Any, T],
+        config: InvokeConfig[Any, T] | None = None,
     ) -> Coroutine[Any, Any, T]: ...
     def invoke(
         self,

@@ -159,3 +159,21 @@ def check_backend_module(client: Any) -> None:
     assert_type(SyncRealBackend(client), SyncRealBackend)
     backend: DurableBackend = SyncRealBackend(client, retry=RetryPolicy())
     assert_type(backend.get_execution_state("arn", "token", "").next_marker, str | None)
+
+
+def check_protocols(ctx: DurableContext, callback: Callback[str], batch: BatchResult[int]) -> None:
+    as_protocol: types.DurableContext = ctx
+    assert_type(as_protocol.step(charge("o-1", 5)), int)
+    as_callback: types.Callback[str] = callback
+    assert_type(as_callback.callback_id, str)
+    as_batch: types.BatchResult[int] = batch
+    assert_type(as_batch.get_results(), list[int])
+
+
+def check_optional_configs(
+    ctx: DurableContext,
+    callback_config: CallbackConfig | None,
+    invoke_config: InvokeConfig[str, int] | None,
+) -> None:
+    assert_type(ctx.create_callback("approval", callback_config), Callback[Any])
+    assert_type(ctx.invoke("billing", "payload", "bill", invoke_config), int)
