@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import durable_backend as db
+from durable_backend.serdes import JsonSerDes
 
 RETRY = db.StepConfig(
     retry_strategy=db.create_retry_strategy(
@@ -31,6 +32,6 @@ def handler(event: dict[str, Any], ctx: db.DurableContext) -> dict[str, Any]:
     decision = ctx.wait_for_callback(
         lambda callback_id, _: None,
         name="approval",
-        config=db.WaitForCallbackConfig(serdes=db.JsonSerDes()),
+        config=db.WaitForCallbackConfig(serdes=JsonSerDes()),
     )
     return {"total": sum(batch.get_results()), "fetched": fetched, "decision": decision}

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import durable_backend as db
+from durable_backend.backend import RetryPolicy, SyncRealBackend
 from durable_backend.cli import main
 from durable_backend.testing import Replayer, histories_from_aws, history_from_json
 from tests.e2e._runs import Run, emulator_history, run_on_emulator
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.emulator
 
-FAST = db.RetryPolicy(initial_delay_seconds=0.01, max_delay_seconds=0.05, max_total_seconds=5)
+FAST = RetryPolicy(initial_delay_seconds=0.01, max_delay_seconds=0.05, max_total_seconds=5)
 
 
 def workflow(event: dict[str, Any], ctx: db.DurableContext) -> dict[str, Any]:
@@ -47,7 +48,7 @@ def _iso(value: object) -> str:
 
 def run(emulator: Emulator, client: LambdaClient, states: list[Mapping[str, Any]]) -> Run:
     """Run ``workflow`` to its end; each invocation first exports the state it was handed."""
-    handler = db.durable_execution(backend=db.SyncRealBackend(client, retry=FAST))(workflow)
+    handler = db.durable_execution(backend=SyncRealBackend(client, retry=FAST))(workflow)
 
     def exporting(event: dict[str, Any], context: Any) -> dict[str, Any]:
         state: Any = client.get_durable_execution_state(
@@ -125,7 +126,7 @@ def test_replay_safe_values_on_the_emulator(emulator: Emulator) -> None:
     client = emulator.client()
     seen: list[tuple[str, float, str]] = []
 
-    @db.durable_execution(backend=db.SyncRealBackend(client, retry=FAST))
+    @db.durable_execution(backend=SyncRealBackend(client, retry=FAST))
     def values(event: dict[str, Any], ctx: db.DurableContext) -> list[str]:
         moment, number, ident = ctx.now().isoformat(), ctx.random(), str(ctx.uuid4())
         seen.append((moment, number, ident))

@@ -311,7 +311,7 @@ def test_an_operation_called_but_never_awaited_fails_the_invocation_naming_it() 
     durable = db.durable_execution(backend=backend.async_)(handler)
     arn = backend.run(lambda e, c: asyncio.run(durable.run_async(e, c)))
     end = backend.execution_end(arn)
-    assert end is not None and end.status is db.ExecutionStatus.FAILED
+    assert end is not None and end.status is ExecutionStatus.FAILED
     assert end.error is not None and end.error.error_type == "OperationNotAwaitedError"
     assert "ctx.step(name='forgotten')" in (end.error.error_message or "")
     assert "kept" not in (end.error.error_message or "")
@@ -330,5 +330,5 @@ def test_operations_awaited_through_gather_and_task_groups_are_not_flagged() -> 
     durable = db.durable_execution(backend=backend.async_)(handler)
     arn = backend.run(lambda e, c: asyncio.run(durable.run_async(e, c)))
     end = backend.execution_end(arn)
-    assert end is not None and end.status is db.ExecutionStatus.SUCCEEDED, end
+    assert end is not None and end.status is ExecutionStatus.SUCCEEDED, end
     assert json.loads(end.result or "null") == [1, 2, 3]

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 import durable_backend as db
+from durable_backend.backend import ExecutionStatus
 from durable_backend.testing import NondeterministicCallError, run_workflow
 
 CALLS: dict[str, Callable[[], object]] = {
@@ -154,7 +155,7 @@ def test_without_strict_nothing_is_checked_and_the_guard_is_gone_after_a_run() -
     import sys
 
     before = sys.getprofile()
-    assert run_workflow(in_orchestration(time.time, False)).status is db.ExecutionStatus.SUCCEEDED
+    assert run_workflow(in_orchestration(time.time, False)).status is ExecutionStatus.SUCCEEDED
     with pytest.raises(NondeterministicCallError):
         run_workflow(in_orchestration(time.time, False), strict=True)
     assert sys.getprofile() is before

@@ -10,6 +10,7 @@ from typing import Any, assert_type
 from uuid import UUID
 
 import durable_backend as db
+from durable_backend.execution import DurableHandler
 from durable_backend.testing import (
     Divergence,
     History,
@@ -34,7 +35,7 @@ def check_replay_safe_values(ctx: db.DurableContext, actx: db.AsyncDurableContex
     assert_type(actx.uuid4(), Coroutine[Any, Any, UUID]).close()
 
 
-def check_replayer(handler: db.DurableHandler[Any, Any], path: Path) -> None:
+def check_replayer(handler: DurableHandler[Any, Any], path: Path) -> None:
     replayer = Replayer(handler, strict=False)
     history = history_from_json(path)
     assert_type(history, History)
