@@ -8,9 +8,9 @@ import json
 import pytest
 from botocore.stub import Stubber
 
-import durable_backend as db
 from durable_backend._aws_executions import AwsExecutions
 from durable_backend._errors import AccessDeniedError, InvalidRequestError, NotFoundError
+from durable_backend.backend import ErrorObject
 from tests.support.emulator import REGION, Emulator
 from tests.support.service_env import ended, use_emulator, waiting_callback
 
@@ -41,7 +41,7 @@ def test_list_history_and_callbacks_through_the_environment(
         assert "ResponseMetadata" not in done
 
         source.send_callback_failure(
-            second, db.ErrorObject(error_message="no budget", error_type="Rejected")
+            second, ErrorObject(error_message="no budget", error_type="Rejected")
         )
         failed = ended(source, arns[1])
         assert failed["Status"] == "FAILED"
@@ -59,7 +59,7 @@ def test_stop_a_running_execution(
     arn = emulator.start_execution(approval_function, json.dumps({"order": "o-3"}))
     with AwsExecutions() as source:
         waiting_callback(source, arn)
-        source.stop_execution(arn, db.ErrorObject(error_message="cancelled by ops"))
+        source.stop_execution(arn, ErrorObject(error_message="cancelled by ops"))
         assert source.get_execution(arn)["Status"] == "STOPPED"
         with pytest.raises(NotFoundError, match="GetDurableExecution"):
             source.get_execution(arn.rsplit("/", 1)[0] + "/no-such-id")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from cfnlint.api import lint
 
-import durable_backend as db
+from durable_backend.execution import AsyncDurableHandler
 from durable_backend.testing import run_workflow
 from examples.app.functions import checkout
 
@@ -49,7 +49,7 @@ def test_checkout_invokes_pricing_and_waits_for_approval(approved: bool, status:
 def test_pricing_rejects_unknown_skus() -> None:
     failed = run_workflow(checkout.pricing, {"items": [{"sku": "kiwi", "qty": 1}]})
     assert "unknown SKUs" in (failed.assert_failed().error_message or "")
-    assert isinstance(checkout.checkout, db.AsyncDurableHandler)
+    assert isinstance(checkout.checkout, AsyncDurableHandler)
 
 
 def test_cli_without_rich_says_how_to_install_it() -> None:

@@ -13,6 +13,7 @@ import pytest
 
 import durable_backend as db
 from durable_backend._aws_executions import AwsExecutions
+from durable_backend.backend import SyncRealBackend
 from tests.support.emulator import REGION, Emulator
 
 WAIT_SECONDS = 15.0
@@ -33,7 +34,7 @@ def approval_function(emulator: Emulator) -> Iterator[str]:
     """A durable function that waits for an ``approval`` callback and returns its answer."""
     name = f"approve-{uuid.uuid4().hex[:10]}"
 
-    @db.durable_execution(backend=db.SyncRealBackend(emulator.client()))
+    @db.durable_execution(backend=SyncRealBackend(emulator.client()))
     def handler(event: dict[str, Any], ctx: db.DurableContext) -> dict[str, Any]:
         answer = ctx.wait_for_callback(lambda _id, _ctx: None, name="approval")
         return {"order": event["order"], "answer": json.loads(answer)}

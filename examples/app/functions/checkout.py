@@ -17,6 +17,7 @@ import os
 from typing import Any
 
 import durable_backend as db
+from durable_backend.serdes import JsonSerDes
 
 PRICES = {"apple": 50, "pear": 80, "plum": 30}
 # Deployed: the alias ARN. The service refuses unqualified invokes of durable functions.
@@ -48,7 +49,7 @@ async def checkout(event: dict[str, Any], ctx: db.AsyncDurableContext) -> dict[s
     approval = await ctx.wait_for_callback(
         ask_for_approval, name="approval",
         config=db.WaitForCallbackConfig(timeout=db.Duration.from_hours(24),
-                                        serdes=db.JsonSerDes()),
+                                        serdes=JsonSerDes()),
     )
     if not approval.get("approved"):
         return {"status": "declined", "total": priced["total"]}
