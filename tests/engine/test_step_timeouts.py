@@ -20,6 +20,7 @@ import pytest
 import durable_backend as db
 from durable_backend._models import OperationStatus
 from durable_backend._protocol import DEADLINE_MARGIN_SECONDS
+from durable_backend.retries import RetryStrategy
 from tests.engine.conftest import Twin
 from tests.support.memory_backend import MemoryBackend
 
@@ -27,7 +28,7 @@ QUICK = 0.2  # the timeout under test
 SLOW = 1.0  # a body that outlives it
 
 
-def retrying(attempts: int) -> db.RetryStrategy:
+def retrying(attempts: int) -> RetryStrategy:
     return db.create_retry_strategy(
         db.RetryStrategyConfig(
             max_attempts=attempts,
