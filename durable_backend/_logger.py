@@ -41,7 +41,7 @@ class Logger:
 
     def with_is_replaying(self, is_replaying: Callable[[], bool]) -> Logger:
         """The same logger and fields, quiet whenever ``is_replaying()`` is true instead."""
-        return Logger(self.logger, self.extra or {}, is_replaying)
+        return Logger(self._logger, self._default_extra, is_replaying)
 
     def isEnabledFor(self, level: int) -> bool:
         if self._is_replaying():

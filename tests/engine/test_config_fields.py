@@ -21,10 +21,18 @@ import attrs
 import pytest
 
 import durable_backend as db
+import durable_backend.config
+import durable_backend.retries
+import durable_backend.waits
 from durable_backend._engine import operation_id
 from durable_backend._models import Operation
 from durable_backend._models import OperationAction as A
 from durable_backend._models import OperationType as T
+from durable_backend.retries import (
+    LinearRetryStrategyConfig,
+    RetryStrategy,
+    create_linear_retry_strategy,
+)
 from tests.engine.conftest import Outcome, Twin
 from tests.support.memory_backend import MemoryBackend
 
@@ -46,11 +54,15 @@ def covers(*fields: str) -> Callable[[FieldTest], FieldTest]:
 
 
 def public_configs() -> list[type[Any]]:
-    return [
+    """Every config class the root and the official config modules export."""
+    modules = (db, durable_backend.config, durable_backend.retries, durable_backend.waits)
+    found = {
         value
-        for name in db.__all__
-        if name.endswith("Config") and attrs.has(value := getattr(db, name))
-    ]
+        for module in modules
+        for name in module.__all__
+        if name.endswith("Config") and attrs.has(value := getattr(module, name))
+    }
+    return sorted(found, key=lambda cls: cls.__name__)
 
 
 def test_every_config_field_has_a_behaviour_test() -> None:
@@ -100,7 +112,7 @@ class TaggedSerDes:
 
 
 def failing_step_attempts(
-    twin: Twin, strategy: db.RetryStrategy | None, error: Exception | None = None
+    twin: Twin, strategy: RetryStrategy | None, error: Exception | None = None
 ) -> tuple[int, Outcome]:
     """Run a step that always raises ``error`` (a ConnectionError by default) under
     ``strategy``; return how many attempts ran."""
@@ -1036,7 +1048,7 @@ def check_wait_strategy_config(twin: Twin) -> None:
 
 def step_retry_delays(
     twin: Twin,
-    create: Callable[..., db.RetryStrategy],
+    create: Callable[..., RetryStrategy],
     config: type[Any],
     error: Exception | None = None,
     **options: Any,
@@ -1059,7 +1071,7 @@ RETRY_FIELDS = (
 )
 
 # Each option against the delays it must produce (max_attempts=4 unless it says otherwise).
-RETRY_CASES: dict[type[Any], tuple[Callable[..., db.RetryStrategy], list[tuple[Any, ...]]]] = {
+RETRY_CASES: dict[type[Any], tuple[Callable[..., RetryStrategy], list[tuple[Any, ...]]]] = {
     db.RetryStrategyConfig: (
         db.create_retry_strategy,
         [
@@ -1070,8 +1082,8 @@ RETRY_CASES: dict[type[Any], tuple[Callable[..., db.RetryStrategy], list[tuple[A
             ({"backoff_rate": 3}, [5, 15, 45]),
         ],
     ),
-    db.LinearRetryStrategyConfig: (
-        db.create_linear_retry_strategy,
+    LinearRetryStrategyConfig: (
+        create_linear_retry_strategy,
         [
             ({}, [1, 2, 3]),
             ({"max_attempts": 2}, [1]),
@@ -1092,7 +1104,7 @@ def check_retry_strategy_configs(twin: Twin) -> None:
 
         def delays(
             error: Exception | None = None,
-            create: Callable[..., db.RetryStrategy] = create,
+            create: Callable[..., RetryStrategy] = create,
             config: type[Any] = config,
             **options: Any,
         ) -> list[int]:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-import durable_backend as db
 from durable_backend._protocol import operation_id
+from durable_backend.exceptions import InvalidEventError
 from tests.engine.conftest import Twin
 from tests.support.memory_backend import MemoryBackend
 
@@ -73,7 +73,7 @@ def test_malformed_envelope_is_refused_before_user_code_runs(
         return (yield ctx.step(lambda _: 1))
 
     backend = MemoryBackend()
-    with pytest.raises(db.InvalidEventError) as info:
+    with pytest.raises(InvalidEventError) as info:
         twin.handler(scenario, backend)(envelope, None)
     assert named in str(info.value)
     assert "never sends this" in str(info.value)

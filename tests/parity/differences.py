@@ -10,10 +10,6 @@ PENDING_PLUGINS = (
     "Pending issue 16 (observability): the plugin module and its hooks do not exist yet, and "
     "an option we would accept and ignore is worse than a TypeError."
 )
-PENDING_SEMANTICS = (
-    "Pending (issue 11, semantics): accepted only once it does what the official SDK "
-    "documents, with a behaviour test; until then passing it is a TypeError, not a no-op."
-)
 BUILT_BY_THE_SDK = (
     "Built by the SDK for each invocation, never by user code: our constructor takes our "
     "engine's runtime and scope instead of the official ExecutionState and its internals."
@@ -56,7 +52,10 @@ DIFFERENCES: dict[str, str] = {
         "Child contexts are created by run_in_child_context, map and parallel only; the "
         "official method is the runtime's internal factory."
     ),
-    "context.DurableContext.is_virtual": PENDING_SEMANTICS,
+    "context.DurableContext.is_virtual": (
+        "Virtual contexts (NestingType.FLAT, ChildConfig.is_virtual) exist, but a context does "
+        "not say whether it is one: the official property serves its runtime's parent ids."
+    ),
     # config
     # execution
     "execution.durable_execution()": PENDING_PLUGINS,
