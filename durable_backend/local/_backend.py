@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import threading
+import time
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -61,10 +64,49 @@ from durable_backend.local._clock import Clock, system_clock
 from durable_backend.local._sqlite import MEMORY, connect, translate
 
 DEFAULT_EXECUTION_TIMEOUT_SECONDS = 86_400
+DEFAULT_LEASE_SECONDS = 900.0
+"""How long an invocation holds its execution without a checkpoint (Lambda's longest
+timeout); a runner that dies on this host loses the lease at once."""
+INVOCATION_ATTEMPTS = 3
+"""Failed invocations in a row (the handler raised) before the execution FAILS, as the
+service retries a failed invocation a few times."""
 ACCOUNT_ARN = "arn:aws:lambda:us-east-1:000000000000:function"
 _CHECKPOINT = "CheckpointDurableExecution"
 _STATE = "GetDurableExecutionState"
 
+
+
+@frozen
+class InvocationClaim:
+    """The answer to ``claim_invocation``: the execution's status, and the invocation ``event``
+    to run now, or the ``holder`` of the lease on it, or the ``next_wake`` of its timers."""
+
+    status: ExecutionStatus
+    event: dict[str, Any] | None = None
+    holder: str | None = None
+    next_wake: datetime | None = None
+
+
+def lease_owner() -> str:
+    """A new lease owner id: this host and process, and a unique part per runner."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def _lease_alive(owner: str, execution: sqlite3.Row) -> bool:
+    """Whether ``owner`` still holds its lease: not expired, and not a dead process here."""
+    if execution["lease_expires_ms"] is None or execution["lease_expires_ms"] <= time.time() * 1000:
+        return False
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class DurableExecutionAlreadyStartedError(DurableError):
@@ -159,9 +201,11 @@ class LocalBackend:
         clock: Clock = system_clock,
         execution_timeout_seconds: int = DEFAULT_EXECUTION_TIMEOUT_SECONDS,
         read_only: bool = False,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
         self._clock = clock
         self.execution_timeout_seconds = execution_timeout_seconds
+        self.lease_seconds = lease_seconds
         self.path = os.fspath(path)
         if read_only and self.path == MEMORY:
             raise ValueError("a read-only backend needs a database file, not ':memory:'")
@@ -246,6 +290,8 @@ class LocalBackend:
             (arn,),
         ).fetchone()
         flag = int(service_change)
+        if service_change:
+            db.execute("UPDATE executions SET invocation_due = 1 WHERE arn = ?", (arn,))
         db.execute(
             "INSERT INTO operations (arn, id, seq, data, due_ms, timer, in_delta, updated)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -287,13 +333,14 @@ class LocalBackend:
     ) -> None:
         db.execute(
             "UPDATE executions SET status = ?, end_ms = ?, result = ?, error = ?,"
-            " token_sequence = NULL WHERE arn = ?",
+            " token_sequence = NULL, invocation_due = 0 WHERE arn = ?",
             (end.status.value, _ms(now), end.result, _dump_error(end.error), arn),
         )
 
     def _advance(self, db: sqlite3.Connection, execution: sqlite3.Row, now: datetime) -> None:
-        """Apply the service-side transitions due by ``now``."""
-        if self.read_only or execution["status"] != ExecutionStatus.RUNNING.value:
+        """Apply the service-side transitions due by ``now``: only calls that change the
+        execution do this, never one that reads it."""
+        if execution["status"] != ExecutionStatus.RUNNING.value:
             return
         arn: str = execution["arn"]
         deadline = _from_ms(execution["start_ms"]) + timedelta(
@@ -371,9 +418,10 @@ class LocalBackend:
                 token = None
             else:
                 (sequence,) = db.execute(
-                    "UPDATE executions SET token_sequence = token_sequence + 1 WHERE arn = ?"
-                    " RETURNING token_sequence",
-                    (arn,),
+                    "UPDATE executions SET token_sequence = token_sequence + 1,"
+                    " lease_expires_ms = CASE WHEN lease_owner IS NULL THEN NULL ELSE ? END"
+                    " WHERE arn = ? RETURNING token_sequence",
+                    (self._lease_expiry(), arn),
                 ).fetchone()
                 token = rules.mint_token(arn, sequence)
             touched = {op.id: op for op in outcome.operations}
@@ -501,7 +549,8 @@ class LocalBackend:
             op, event = rules.start_execution(arn, name, input_payload, now, timeout)
             db.execute(
                 "INSERT INTO executions (arn, name, function_name, input_payload, status,"
-                " start_ms, timeout_seconds, token_sequence) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+                " start_ms, timeout_seconds, token_sequence, invocation_due)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 0, 1)",
                 (arn, name, function_name, input_payload, ExecutionStatus.RUNNING.value,
                  _ms(now), timeout),
             )
@@ -510,42 +559,82 @@ class LocalBackend:
             return arn
 
     def next_invocation_event(self, arn: str, max_items: int = DEFAULT_MAX_ITEMS) -> dict[str, Any]:
-        """Begin the next invocation: the Lambda event dict (epoch-ms flavour) for the handler.
-
-        Rotates the token, so the previous invocation's token goes stale.
-        """
-        call = "Invoke"
+        """Begin the next invocation whether or not one is due or leased: the Lambda event
+        dict (epoch-ms flavour). Rotates the token, so the previous invocation's goes stale.
+        Runners use ``claim_invocation``; this is for tests that play the service by hand."""
         now = self._now()
         with self._transaction() as db:
-            execution = self._execution(db, arn, call)
-            self._advance(db, execution, now)
-            (sequence,) = db.execute(
-                "UPDATE executions SET token_sequence = token_sequence + 1,"
-                " invocations = invocations + 1, invocation_start_ms = ? WHERE arn = ?"
-                " AND token_sequence IS NOT NULL RETURNING token_sequence",
-                (_ms(now), arn),
-            ).fetchone() or (None,)
-            if sequence is None:
-                raise rules.invalid(f"execution {arn!r} has ended; there is nothing to invoke",
-                                    call)
-            page, marker = self._state_page(db, arn, "", max_items, call)
-            updated = [
-                op_id for (op_id,) in db.execute(
-                    "SELECT id FROM operations WHERE arn = ? AND updated = 1 ORDER BY seq", (arn,)
-                )
-            ]
+            self._advance(db, self._execution(db, arn, "Invoke"), now)
+            return self._begin_invocation(db, arn, now, max_items, owner=None)
+
+    def claim_invocation(
+        self, arn: str, owner: str, max_items: int = DEFAULT_MAX_ITEMS
+    ) -> InvocationClaim:
+        """Fire due timers, then take the due invocation of ``arn`` for ``owner``, if any.
+
+        One transaction: the answer is the stored state, so it cannot be stale by the time the
+        caller acts on it. The invocation is leased to ``owner`` until it completes, is
+        released, or the lease expires (a checkpoint renews it; an owner process found dead on
+        this host loses it at once). While another owner holds it, the claim names that owner.
+        """
+        now = self._now()
+        with self._transaction() as db:
+            self._advance(db, self._execution(db, arn, "Invoke"), now)
+            row = self._execution(db, arn, "Invoke")
+            status = ExecutionStatus(row["status"])
+            if status is not ExecutionStatus.RUNNING:
+                return InvocationClaim(status)
+            holder = row["lease_owner"]
+            if holder is not None and holder != owner and _lease_alive(holder, row):
+                return InvocationClaim(status, holder=holder)
+            if not row["invocation_due"]:
+                return InvocationClaim(status, next_wake=self._next_wake(db, arn))
+            event = self._begin_invocation(db, arn, now, max_items, owner=owner)
+            return InvocationClaim(status, event=event)
+
+    def release_invocation(self, arn: str, owner: str) -> None:
+        """Give up ``owner``'s lease without completing the invocation (it stays due)."""
+        with self._transaction() as db:
             db.execute(
-                "UPDATE operations SET updated = 0, in_delta = 0"
-                " WHERE arn = ? AND (updated = 1 OR in_delta = 1)",
-                (arn,),
+                "UPDATE executions SET lease_owner = NULL, lease_expires_ms = NULL"
+                " WHERE arn = ? AND lease_owner = ?",
+                (arn, owner),
             )
-            event = DurableInvocationInput(
-                durable_execution_arn=arn,
-                checkpoint_token=rules.mint_token(arn, sequence),
-                initial_execution_state=InitialExecutionState(operations=page, next_marker=marker),
-                updated_operation_ids=tuple(updated),
+
+    def _lease_expiry(self) -> int:
+        return int((time.time() + self.lease_seconds) * 1000)
+
+    def _begin_invocation(
+        self, db: sqlite3.Connection, arn: str, now: datetime, max_items: int, owner: str | None
+    ) -> dict[str, Any]:
+        (sequence,) = db.execute(
+            "UPDATE executions SET token_sequence = token_sequence + 1,"
+            " invocations = invocations + 1, invocation_start_ms = ?, lease_owner = ?,"
+            " lease_expires_ms = ? WHERE arn = ? AND token_sequence IS NOT NULL"
+            " RETURNING token_sequence",
+            (_ms(now), owner, None if owner is None else self._lease_expiry(), arn),
+        ).fetchone() or (None,)
+        if sequence is None:
+            raise rules.invalid(f"execution {arn!r} has ended; there is nothing to invoke",
+                                "Invoke")
+        page, marker = self._state_page(db, arn, "", max_items, "Invoke")
+        updated = [
+            op_id for (op_id,) in db.execute(
+                "SELECT id FROM operations WHERE arn = ? AND updated = 1 ORDER BY seq", (arn,)
             )
-            return to_wire(event, event_converter)
+        ]
+        db.execute(
+            "UPDATE operations SET updated = 0, in_delta = 0"
+            " WHERE arn = ? AND (updated = 1 OR in_delta = 1)",
+            (arn,),
+        )
+        event = DurableInvocationInput(
+            durable_execution_arn=arn,
+            checkpoint_token=rules.mint_token(arn, sequence),
+            initial_execution_state=InitialExecutionState(operations=page, next_marker=marker),
+            updated_operation_ids=tuple(updated),
+        )
+        return to_wire(event, event_converter)
 
     def record_invocation_completed(
         self,
@@ -554,15 +643,28 @@ class LocalBackend:
         *,
         function_error: ErrorObject | None = None,
         request_id: str | None = None,
-    ) -> None:
-        """Record the end of an invocation and apply the handler's output.
+        owner: str | None = None,
+        counts: bool = True,
+    ) -> bool:
+        """Record the end of an invocation and apply the handler's output, in one transaction
+        that also decides whether another invocation is due.
 
         ``output`` is the handler's return dict (SUCCEEDED / FAILED end the execution, PENDING
-        suspends it), or ``None`` when the invocation failed with ``function_error``.
+        suspends it), or ``None`` when the invocation failed with ``function_error``: the
+        service invokes again, and after ``INVOCATION_ATTEMPTS`` failures in a row that
+        ``counts`` (a stale token or a transient error does not) the execution FAILS.
+        With ``owner``, an invocation that lost its lease records nothing (its token is stale,
+        another one took over) and the answer is False.
         """
         now = self._now()
         with self._transaction() as db:
             execution = self._execution(db, arn, "Invoke")
+            if owner is not None and execution["lease_owner"] != owner:
+                return False
+            db.execute(
+                "UPDATE executions SET lease_owner = NULL, lease_expires_ms = NULL WHERE arn = ?",
+                (arn,),
+            )
             details: dict[str, Any] = {
                 "StartTimestamp": _from_ms(execution["invocation_start_ms"] or _ms(now)),
                 "EndTimestamp": now,
@@ -572,8 +674,18 @@ class LocalBackend:
                 details["Error"] = rules.wrap_error(function_error)
             self._append_events(db, arn, [rules.HistoryEvent(
                 "InvocationCompleted", now, execution_id(arn), details=details)])
-            if output is None or execution["status"] != ExecutionStatus.RUNNING.value:
-                return
+            if execution["status"] != ExecutionStatus.RUNNING.value:
+                return True
+            if output is None:
+                failed = execution["failed_invocations"] + int(counts)
+                db.execute(
+                    "UPDATE executions SET failed_invocations = ?, invocation_due = 1"
+                    " WHERE arn = ?", (failed, arn),
+                )
+                if failed >= INVOCATION_ATTEMPTS:
+                    self._finish(db, arn, rules.ExecutionEnd(
+                        ExecutionStatus.FAILED, error=function_error or ErrorObject()), now)
+                return True
             result = from_wire(output, DurableInvocationOutput, event_converter)
             if result.status == "SUCCEEDED":
                 rules.check_payload_size(
@@ -585,47 +697,48 @@ class LocalBackend:
                 rules.check_error_size(result.error, "the execution error", "Invoke")
                 end = rules.ExecutionEnd(ExecutionStatus.FAILED, error=result.error)
             elif result.status == "PENDING":
-                return
+                db.execute(
+                    "UPDATE executions SET failed_invocations = 0, invocation_due = EXISTS ("
+                    "SELECT 1 FROM operations WHERE arn = ?1 AND updated = 1) WHERE arn = ?1",
+                    (arn,),
+                )
+                return True
             else:
                 raise rules.invalid(f"the handler returned an unknown Status {result.status!r}",
                                     "Invoke")
             self._finish(db, arn, end, now)
+            return True
 
     def needs_invocation(self, arn: str) -> bool:
-        """Whether the service would invoke now: running, and something changed (or nothing
-        has run yet)."""
+        """Whether an invocation is due now (after firing due timers)."""
         now = self._now()
         with self._transaction() as db:
-            execution = self._execution(db, arn, "Invoke")
-            self._advance(db, execution, now)
-            if self._execution(db, arn, "Invoke")["status"] != ExecutionStatus.RUNNING.value:
-                return False
-            if execution["invocations"] == 0:
-                return True
-            row = db.execute(
-                "SELECT 1 FROM operations WHERE arn = ? AND updated = 1 LIMIT 1", (arn,)
-            ).fetchone()
-            return row is not None
+            self._advance(db, self._execution(db, arn, "Invoke"), now)
+            row = self._execution(db, arn, "Invoke")
+            return row["status"] == ExecutionStatus.RUNNING.value and bool(row["invocation_due"])
 
     def next_wake(self, arn: str, *, callbacks: bool = True) -> datetime | None:
         """When the service will next move an operation of ``arn`` on its own (timers, retries,
         and with ``callbacks`` callback deadlines), or ``None``."""
         with self._transaction() as db:
             self._execution(db, arn, "Invoke")
-            rows = db.execute(
-                "SELECT due_ms, data FROM operations WHERE arn = ? AND due_ms IS NOT NULL"
-                " ORDER BY due_ms", (arn,)
-            )
-            for due_ms, data in rows:
-                if callbacks or _load_op(data).type is not OperationType.CALLBACK:
-                    return _from_ms(due_ms)
-            return None
+            return self._next_wake(db, arn, callbacks=callbacks)
+
+    def _next_wake(
+        self, db: sqlite3.Connection, arn: str, *, callbacks: bool = True
+    ) -> datetime | None:
+        rows = db.execute(
+            "SELECT due_ms, data FROM operations WHERE arn = ? AND due_ms IS NOT NULL"
+            " ORDER BY due_ms", (arn,)
+        )
+        for due_ms, data in rows:
+            if callbacks or _load_op(data).type is not OperationType.CALLBACK:
+                return _from_ms(due_ms)
+        return None
 
     def get_execution(self, arn: str) -> dict[str, Any]:
         """``GetDurableExecution``: status, input, result or error (boto3 flavour)."""
-        now = self._now()
         with self._transaction() as db:
-            self._advance(db, self._execution(db, arn, "GetDurableExecution"), now)
             row = self._execution(db, arn, "GetDurableExecution")
             out = self._summary(row)
             if row["input_payload"] is not None:
@@ -688,9 +801,8 @@ class LocalBackend:
         if not 1 <= max_items <= MAX_STATE_PAGE:
             raise rules.invalid(f"MaxItems must be 1-{MAX_STATE_PAGE}, got {max_items}", call)
         offset = rules.parse_marker(marker, call)
-        now = self._now()
         with self._transaction() as db:
-            self._advance(db, self._execution(db, arn, call), now)
+            self._execution(db, arn, call)
             order = "DESC" if reverse_order else "ASC"
             rows = db.execute(
                 f"SELECT event_id, data FROM events WHERE arn = ? ORDER BY event_id {order}"
@@ -717,9 +829,8 @@ class LocalBackend:
 
     def operations(self, arn: str) -> list[Operation]:
         """Every operation, children of completed contexts included, in start order."""
-        now = self._now()
         with self._transaction() as db:
-            self._advance(db, self._execution(db, arn, _STATE), now)
+            self._execution(db, arn, _STATE)
             return self._all_ops(db, arn)
 
     def stop_execution(self, arn: str, error: ErrorObject | None = None) -> dict[str, Any]:

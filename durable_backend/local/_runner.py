@@ -13,6 +13,7 @@ async entry points cannot drift apart.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import os
@@ -25,6 +26,7 @@ from typing import Any
 from attrs import frozen
 
 from durable_backend._backend import InlineAsyncBackend
+from durable_backend._errors import CallbackNotOpenError, DurableError, InvalidRequestError
 from durable_backend._handler import AsyncDurableHandler, DurableHandler, durable_execution
 from durable_backend._models import (
     ErrorObject,
@@ -34,7 +36,7 @@ from durable_backend._models import (
     OperationSubType,
     OperationType,
 )
-from durable_backend.local._backend import ChainedInvokeRequest, LocalBackend
+from durable_backend.local._backend import ChainedInvokeRequest, LocalBackend, lease_owner
 from durable_backend.local._clock import ManualClock, system_clock
 from durable_backend.local._errors import LocalStoreError
 from durable_backend.local._recording import (
@@ -48,9 +50,8 @@ Handler = DurableHandler[Any, Any] | AsyncDurableHandler[Any, Any]
 HandlerLike = Handler | Callable[..., Any]
 
 DEFAULT_MAX_INVOCATIONS = 1000
-INVOCATION_ATTEMPTS = 3
-"""How often the runner invokes after the handler itself raised, before failing the
-execution (the service also retries a failed invocation a few times)."""
+LEASE_POLL_SECONDS = 0.02
+"""How often a runner looks again while another runner's invocation holds the execution."""
 
 
 @frozen
@@ -149,12 +150,6 @@ class _Sleep:
 _Effect = _Invoke | _Sleep
 _Loop = Generator[_Effect, Any, None]
 
-_INVOCATION_EVENTS = frozenset({
-    "StepStarted", "StepSucceeded", "StepFailed", "WaitStarted", "CallbackStarted",
-    "ContextStarted", "ContextSucceeded", "ContextFailed", "ChainedInvokeStarted",
-})
-"""Events only an invocation writes (the others come from the service itself)."""
-
 _CHAINED_STATUS = {
     ExecutionStatus.SUCCEEDED.value: OperationStatus.SUCCEEDED,
     ExecutionStatus.FAILED.value: OperationStatus.FAILED,
@@ -233,6 +228,7 @@ class LocalRunner:
             self.backend = LocalBackend(db, clock=self.clock or system_clock, **options)
             self._owns_backend = True
         self.max_invocations = max_invocations
+        self.owner = lease_owner()
         self.log = CallLog()
         self._targets: dict[str, HandlerLike] = {}
         self._bound: dict[int, tuple[HandlerLike, Handler]] = {}
@@ -329,22 +325,24 @@ class LocalRunner:
     ) -> RunResult:
         """Continue a suspended execution (after answering its callbacks, or in a new
         process: then pass its ``handler``)."""
-        loop = self._loop(arn, handler, on_callback, on_invoke)
-        answer: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                effect = loop.send(answer) if error is None else loop.throw(error)
-            except StopIteration:
-                return self.result(arn)
-            answer = error = None
-            if isinstance(effect, _Sleep):
-                time.sleep(effect.seconds)
-                continue
-            try:
-                answer = effect.handler(effect.event, None)
-            except Exception as exc:
-                error = exc
+        # Closing the loop gives back a lease held by an invocation cut short here.
+        # Closing the loop gives back the lease of an invocation cut short by an exception.
+        with contextlib.closing(self._loop(arn, handler, on_callback, on_invoke)) as loop:
+            answer: Any = None
+            error: BaseException | None = None
+            while True:
+                try:
+                    effect = loop.send(answer) if error is None else loop.throw(error)
+                except StopIteration:
+                    return self.result(arn)
+                answer = error = None
+                if isinstance(effect, _Sleep):
+                    time.sleep(effect.seconds)
+                    continue
+                try:
+                    answer = effect.handler(effect.event, None)
+                except Exception as exc:
+                    error = exc
 
     async def run_async(
         self,
@@ -371,26 +369,28 @@ class LocalRunner:
         on_callback: OnCallback | None = None,
         on_invoke: OnInvoke | None = None,
     ) -> RunResult:
-        loop = self._loop(arn, handler, on_callback, on_invoke)
-        answer: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                effect = loop.send(answer) if error is None else loop.throw(error)
-            except StopIteration:
-                return self.result(arn)
-            answer = error = None
-            if isinstance(effect, _Sleep):
-                await asyncio.sleep(effect.seconds)
-                continue
-            target = effect.handler
-            try:
-                if isinstance(target, AsyncDurableHandler):
-                    answer = await target.run_async(effect.event, None)
-                else:
-                    answer = await asyncio.to_thread(target, effect.event, None)
-            except Exception as exc:
-                error = exc
+        # Closing the loop gives back a lease held by an invocation cut short here.
+        # Closing the loop gives back the lease of an invocation cut short by an exception.
+        with contextlib.closing(self._loop(arn, handler, on_callback, on_invoke)) as loop:
+            answer: Any = None
+            error: BaseException | None = None
+            while True:
+                try:
+                    effect = loop.send(answer) if error is None else loop.throw(error)
+                except StopIteration:
+                    return self.result(arn)
+                answer = error = None
+                if isinstance(effect, _Sleep):
+                    await asyncio.sleep(effect.seconds)
+                    continue
+                target = effect.handler
+                try:
+                    if isinstance(target, AsyncDurableHandler):
+                        answer = await target.run_async(effect.event, None)
+                    else:
+                        answer = await asyncio.to_thread(target, effect.event, None)
+                except Exception as exc:
+                    error = exc
 
     # ------------------------------------------------------------------ callbacks
 
@@ -461,52 +461,56 @@ class LocalRunner:
         on_callback: OnCallback | None,
         on_invoke: OnInvoke | None,
     ) -> _Loop:
-        """Invoke, answer and advance time until ``root`` ends or only the outside can help."""
+        """Invoke, answer and advance time until ``root`` ends or only the outside can help.
+
+        Whether to invoke is the backend's stored answer (``claim_invocation``), so a crash
+        anywhere leaves work that the next ``resume`` picks up, and a second runner on the same
+        execution waits for the first one's lease instead of fighting it for tokens.
+        """
         self._handler_for(root, handler)
         if self.clock is not None:
             self.clock.advance_to(self._latest_event(root))
         active = [root]
-        failures: dict[str, int] = {}
-        retry: set[str] = {root} if self._interrupted(root) else set()
         invocations = 0
         while True:
-            progressed = False
+            progressed = held = False
+            wakes: list[datetime] = []
             for arn in list(active):
-                if arn in retry or self.backend.needs_invocation(arn):
-                    retry.discard(arn)
+                claim = self.backend.claim_invocation(arn, self.owner)
+                if claim.event is not None:
                     invocations += 1
                     if invocations > self.max_invocations:
+                        self.backend.release_invocation(arn, self.owner)
                         raise RuntimeError(
                             f"execution {root!r} did not settle within {self.max_invocations} "
                             "invocations; raise max_invocations if that is expected"
                         )
-                    if (yield from self._invoke(arn, failures)):
-                        retry.add(arn)
+                    yield from self._invoke(arn, claim.event)
                     progressed = True
+                elif claim.holder is not None:
+                    held = True
+                elif claim.next_wake is not None:
+                    wakes.append(claim.next_wake)
             for arn in list(active):
                 for request in self.backend.pending_chained_invokes(arn):
-                    progressed |= self._chained(request, active, retry, on_invoke)
+                    progressed |= self._chained(request, active, on_invoke)
             waiting = False
             for arn in active:
                 for pending in self.pending_callbacks(arn):
                     reply = on_callback(pending) if on_callback else None
                     if reply is None:
                         waiting = True
-                    elif reply.error is not None:
-                        self.backend.send_callback_failure(pending.callback_id, reply.error)
-                        progressed = True
                     else:
-                        self.backend.send_callback_success(pending.callback_id, reply.result)
+                        self._answer(pending, reply)
                         progressed = True
             if self._status(root) != ExecutionStatus.RUNNING.value:
                 return
             if progressed:
                 continue
-            running = [a for a in active if self._status(a) == ExecutionStatus.RUNNING.value]
-            if waiting:
-                return
-            wakes = [w for a in running if (w := self.backend.next_wake(a)) is not None]
-            if not wakes:
+            if held:
+                yield _Sleep(LEASE_POLL_SECONDS)
+                continue
+            if waiting or not wakes:
                 return
             wake = min(wakes)
             if self.clock is not None:
@@ -514,34 +518,35 @@ class LocalRunner:
             else:
                 yield _Sleep(max(0.0, (wake - datetime.now(UTC)).total_seconds()) + 0.002)
 
-    def _invoke(self, arn: str, failures: dict[str, int]) -> Generator[_Effect, Any, bool]:
-        """One invocation; True when the handler raised and the service would invoke again."""
+    def _invoke(self, arn: str, event: dict[str, Any]) -> Generator[_Effect, Any, None]:
+        """One claimed invocation, recorded with its outcome; its lease is given back whatever
+        happens, so an interrupted run leaves the invocation due for the next one."""
         handler = self._handlers[arn]
-        event = self.backend.next_invocation_event(arn)
         self.log.begin_invocation(arn)
+        done = False
         try:
-            output = yield _Invoke(handler, event)
-        except LocalStoreError:
-            raise  # the store cannot take the outcome either; resume once the cause is fixed
-        except Exception as exc:
-            failures[arn] = failures.get(arn, 0) + 1
-            error = _error_object(exc)
-            final = None
-            if failures[arn] >= INVOCATION_ATTEMPTS:
-                final = {"Status": "FAILED", "Error": {
-                    "ErrorType": error.error_type, "ErrorMessage": error.error_message,
-                }}
-            self.backend.record_invocation_completed(arn, final, function_error=error)
-            return final is None
-        failures.pop(arn, None)
-        self.backend.record_invocation_completed(arn, output)
-        return False
+            try:
+                output = yield _Invoke(handler, event)
+            except LocalStoreError:
+                raise  # the store cannot take the outcome either; resume once the cause is fixed
+            except Exception as exc:
+                # A stale token or a transient error is the service's business, not the code's.
+                counts = not (isinstance(exc, DurableError) and exc.retry_invocation)
+                self.backend.record_invocation_completed(
+                    arn, None, function_error=_error_object(exc), owner=self.owner, counts=counts
+                )
+            else:
+                self.backend.record_invocation_completed(arn, output, owner=self.owner)
+            done = True
+        finally:
+            if not done:
+                with contextlib.suppress(LocalStoreError):
+                    self.backend.release_invocation(arn, self.owner)
 
     def _chained(
         self,
         request: ChainedInvokeRequest,
         active: list[str],
-        retry: set[str],
         on_invoke: OnInvoke | None,
     ) -> bool:
         """Move one started chained invoke on; True when something changed."""
@@ -553,17 +558,15 @@ class LocalRunner:
             )
             reply = on_invoke(request, op_name)
             if reply is not None:
-                backend.complete_chained_invoke(
-                    request.arn, request.op_id, reply.result, error=reply.error
-                )
+                self._end_chained(request, reply.result, error=reply.error)
                 return True
         child = request.target_arn
         if child not in self._handlers:
             target = self._targets.get(_short_name(request.function_name))
             if target is None:
-                backend.complete_chained_invoke(
-                    request.arn,
-                    request.op_id,
+                self._end_chained(
+                    request,
+                    None,
                     error=ErrorObject(
                         error_type="ResourceNotFoundException",
                         error_message=(
@@ -584,9 +587,8 @@ class LocalRunner:
         status = _CHAINED_STATUS.get(summary["Status"])
         if status is not None:
             error = summary.get("Error")
-            backend.complete_chained_invoke(
-                request.arn,
-                request.op_id,
+            self._end_chained(
+                request,
                 summary.get("Result"),
                 error=ErrorObject(
                     error_message=error.get("ErrorMessage"), error_type=error.get("ErrorType")
@@ -600,28 +602,36 @@ class LocalRunner:
             return True
         if child not in active:
             active.append(child)
-            if self._interrupted(child):
-                retry.add(child)
             return True
         return False
 
-    def _interrupted(self, arn: str) -> bool:
-        """Whether the last invocation of ``arn`` died before it completed (a crash, a kill).
+    def _answer(self, pending: PendingCallback, reply: Reply) -> None:
+        """Answer a callback, unless another runner on the same execution already did."""
+        try:
+            if reply.error is not None:
+                self.backend.send_callback_failure(pending.callback_id, reply.error)
+            else:
+                self.backend.send_callback_success(pending.callback_id, reply.result)
+        except CallbackNotOpenError:
+            pass
 
-        The service would invoke again; the backend cannot tell, as nothing changed. An
-        invocation's own events (steps, waits, callbacks started...) after the last
-        ``InvocationCompleted``, or a started execution with no completed invocation at all,
-        mean one was cut short. (A crash before the invocation's first checkpoint after an
-        earlier invocation leaves no trace; the runner then moves on when the next timer or
-        answer arrives.)
-        """
-        if self._status(arn) != ExecutionStatus.RUNNING.value:
-            return False
-        types = [event["EventType"] for event in self.backend.history_events(arn)]
-        if "InvocationCompleted" not in types:
-            return True
-        last = len(types) - 1 - types[::-1].index("InvocationCompleted")
-        return any(t in _INVOCATION_EVENTS for t in types[last + 1 :])
+    def _end_chained(
+        self,
+        request: ChainedInvokeRequest,
+        result: str | None,
+        *,
+        error: ErrorObject | None = None,
+        status: OperationStatus | None = None,
+    ) -> None:
+        """End a chained invoke, unless another runner on the same execution already did."""
+        try:
+            self.backend.complete_chained_invoke(
+                request.arn, request.op_id, result, error=error, status=status
+            )
+        except InvalidRequestError:
+            ops = {op.id: op for op in self.backend.operations(request.arn)}
+            if ops[request.op_id].status is OperationStatus.STARTED:
+                raise
 
     def _latest_event(self, arn: str) -> datetime:
         """The newest timestamp of ``arn``'s history: a skipping clock never goes behind it."""

@@ -28,7 +28,7 @@ from durable_backend.local._errors import (
 
 MEMORY = ":memory:"
 APPLICATION_ID = int.from_bytes(b"dbak", "big")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_SECONDS = 30.0
 
 SCHEMA = """
@@ -47,7 +47,11 @@ CREATE TABLE executions (
     invocations INTEGER NOT NULL DEFAULT 0,
     invocation_start_ms INTEGER,
     next_seq INTEGER NOT NULL DEFAULT 0,
-    event_count INTEGER NOT NULL DEFAULT 0
+    event_count INTEGER NOT NULL DEFAULT 0,
+    invocation_due INTEGER NOT NULL DEFAULT 0,
+    failed_invocations INTEGER NOT NULL DEFAULT 0,
+    lease_owner TEXT,
+    lease_expires_ms INTEGER
 );
 CREATE UNIQUE INDEX executions_by_name ON executions (function_name, name);
 CREATE TABLE operations (
@@ -88,8 +92,18 @@ CREATE TABLE chained_invokes (
 );
 """
 
-MIGRATIONS: dict[int, str] = {}
-"""SQL that takes a file from schema version ``n - 1`` to ``n``."""
+MIGRATIONS: dict[int, str] = {
+    2: """
+    ALTER TABLE executions ADD COLUMN invocation_due INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE executions ADD COLUMN failed_invocations INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE executions ADD COLUMN lease_owner TEXT;
+    ALTER TABLE executions ADD COLUMN lease_expires_ms INTEGER;
+    UPDATE executions SET invocation_due = 1 WHERE status = 'RUNNING';
+    """,
+}
+"""SQL that takes a file from schema version ``n - 1`` to ``n``. Version 2 stores invocation
+scheduling: whether an invocation is due, failed attempts, and the lease of the one in flight
+(a running execution from version 1 is due, so ``resume`` picks it up)."""
 
 _OUR_TABLES = {"executions", "operations", "events", "client_tokens", "chained_invokes"}
 

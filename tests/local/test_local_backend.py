@@ -338,11 +338,15 @@ async def test_callback_timeout_and_heartbeat(
     clock.advance(8)
     assert {o.id: o.status for o in backend.operations(arn)}["h"] is S.STARTED
     clock.advance(3)
+    # A read fires nothing; the service looks when asked whether to invoke.
+    assert {o.id: o.status for o in backend.operations(arn)}["h"] is S.STARTED
+    assert backend.needs_invocation(arn)  # the service looks: the heartbeat deadline has passed
     hb = {o.id: o for o in backend.operations(arn)}["h"]
     assert hb.status is S.TIMED_OUT
     assert hb.callback_details and hb.callback_details.error
     assert hb.callback_details.error.error_type == "Callback.Heartbeat"
     clock.advance(100)
+    backend.needs_invocation(arn)
     timed = {o.id: o for o in backend.operations(arn)}["t"]
     assert timed.callback_details and timed.callback_details.error
     assert timed.callback_details.error.error_type == "Callback.Timeout"
@@ -442,6 +446,8 @@ def test_execution_timeout(backend: LocalBackend, clock: ManualClock) -> None:
     arn = backend.start_execution("fn", timeout_seconds=60)
     invoke(backend, arn)
     clock.advance(61)
+    assert backend.get_execution(arn)["Status"] == "RUNNING"  # reading it fires nothing
+    assert not backend.needs_invocation(arn)
     assert backend.get_execution(arn)["Status"] == "TIMED_OUT"
     assert history(backend, arn)[-1] == "ExecutionTimedOut"
 

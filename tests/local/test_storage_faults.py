@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from durable_backend.cli import main
 from durable_backend.local import (
     DatabaseCorruptError,
     DatabaseReadOnlyError,
@@ -62,6 +63,13 @@ def cli(
     return python("-m", "durable_backend", *argv, preexec=preexec, bound_by_modes=bound_by_modes)
 
 
+def cli_here(capsys: pytest.CaptureFixture[str], *argv: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in this process (cheaper than a subprocess where no process limits matter)."""
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(argv, code, captured.out, captured.err)
+
+
 def one_line(proc: subprocess.CompletedProcess[str], *words: str) -> str:
     """The process failed with exit 2 and one stderr line holding ``words``; that line."""
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
@@ -100,19 +108,19 @@ def snapshot(path: Path) -> bytes:
 # ----------------------------------------------------------------------------- bad files
 
 
-def test_corrupt_file(tmp_path: Path) -> None:
+def test_corrupt_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "local.db"
     db.write_bytes(b"not a database at all " * 500)
     before = snapshot(db)
     with pytest.raises(DatabaseCorruptError) as info:
         LocalBackend(db)
     assert str(db) in str(info.value) and "restore" in str(info.value)
-    one_line(cli("list", "--db", str(db)), str(db), "not a readable SQLite database")
-    one_line(cli("run", WORKFLOW, "--db", str(db)), "damaged or truncated")
+    one_line(cli_here(capsys, "list", "--db", str(db)), str(db), "not a readable SQLite database")
+    one_line(cli_here(capsys, "run", WORKFLOW, "--db", str(db)), "damaged or truncated")
     assert snapshot(db) == before
 
 
-def test_truncated_file(tmp_path: Path) -> None:
+def test_truncated_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "local.db"
     make_db(db, steps=60)
     data = db.read_bytes()
@@ -120,11 +128,11 @@ def test_truncated_file(tmp_path: Path) -> None:
     before = snapshot(db)
     with pytest.raises(DatabaseCorruptError):
         LocalBackend(db, read_only=True).list_executions()
-    one_line(cli("list", "--db", str(db)), "malformed")
+    one_line(cli_here(capsys, "list", "--db", str(db)), "malformed")
     assert snapshot(db) == before
 
 
-def test_future_schema(tmp_path: Path) -> None:
+def test_future_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "local.db"
     make_db(db)
     with sqlite3.connect(db) as conn:
@@ -134,12 +142,12 @@ def test_future_schema(tmp_path: Path) -> None:
     for read_only in (False, True):
         with pytest.raises(SchemaVersionError, match="newer durable_backend"):
             LocalBackend(db, read_only=read_only)
-    one_line(cli("list", "--db", str(db)), "newer durable_backend", "Upgrade")
-    one_line(cli("run", WORKFLOW, "--db", str(db)), "newer durable_backend")
+    one_line(cli_here(capsys, "list", "--db", str(db)), "newer durable_backend", "Upgrade")
+    one_line(cli_here(capsys, "run", WORKFLOW, "--db", str(db)), "newer durable_backend")
     assert snapshot(db) == before
 
 
-def test_foreign_schema(tmp_path: Path) -> None:
+def test_foreign_schema(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "app.db"
     with sqlite3.connect(db) as conn:
         conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
@@ -148,32 +156,41 @@ def test_foreign_schema(tmp_path: Path) -> None:
     before = snapshot(db)
     with pytest.raises(ForeignDatabaseError, match="tables: users"):
         LocalBackend(db)
-    one_line(cli("run", WORKFLOW, "--input", "{}", "--db", str(db)),
+    one_line(cli_here(capsys, "run", WORKFLOW, "--input", "{}", "--db", str(db)),
              "not a durable_backend one", "another --db")
-    one_line(cli("list", "--db", str(db)), "not a durable_backend one")
+    one_line(cli_here(capsys, "list", "--db", str(db)), "not a durable_backend one")
     assert snapshot(db) == before
 
 
-def test_unversioned_file_of_ours_is_adopted(tmp_path: Path) -> None:
+def test_file_from_before_versioning_is_migrated(tmp_path: Path) -> None:
+    """A file written before schema versions (no stamp, no scheduling columns) is adopted, and
+    its running execution is due, so ``resume`` finishes it."""
     db = tmp_path / "local.db"
-    arn = make_db(db)
+    log = tmp_path / "steps.log"
+    with LocalRunner(str(db)) as runner:
+        arn = runner.start(_fault_workflow.handler, {"log": str(log), "steps": 2, "size": 1})
     with sqlite3.connect(db) as conn:
+        for column in ("invocation_due", "failed_invocations", "lease_owner", "lease_expires_ms"):
+            conn.execute(f"ALTER TABLE executions DROP COLUMN {column}")
         conn.execute("PRAGMA application_id = 0")
         conn.execute("PRAGMA user_version = 0")
     conn.close()
-    with LocalBackend(db) as backend:
-        assert backend.get_execution(arn)["Status"] == "SUCCEEDED"
+    with pytest.raises(SchemaVersionError, match="must migrate it first"):
+        LocalBackend(db, read_only=True)
+    with LocalRunner(str(db)) as runner:
+        result = runner.resume(arn, _fault_workflow.handler)
+    assert result.status.value == "SUCCEEDED" and result.result == 2
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     conn.close()
 
 
-def test_directory_given_as_db(tmp_path: Path) -> None:
+def test_directory_given_as_db(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for read_only in (False, True):
         with pytest.raises(DatabaseUnavailableError, match="is a directory"):
             LocalBackend(tmp_path, read_only=read_only)
     for command in (["list"], ["run", WORKFLOW]):
-        one_line(cli(*command, "--db", str(tmp_path)), "is a directory", "--db")
+        one_line(cli_here(capsys, *command, "--db", str(tmp_path)), "is a directory", "--db")
 
 
 def test_read_only_file_and_directory(locked_dir: Path) -> None:
