@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tests.support.emulator import Emulator
-from tests.support.memory_backend import MemoryBackend
+from tests.support.service import MemoryBackend
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient

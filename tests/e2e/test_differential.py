@@ -1,4 +1,4 @@
-"""The same workflows on our in-memory fake service (the LocalBackend's rules) and on AWS's
+"""The same workflows on the local service (``LocalBackend`` in memory) and on AWS's
 emulator: results and the sequence of history events (EventType, SubType, Name) must agree.
 
 Ids and timestamps are ignored. Where the emulator is known to differ from the service, the
@@ -34,7 +34,7 @@ from tests.e2e._runs import (
     run_on_memory,
 )
 from tests.support.emulator import Emulator
-from tests.support.memory_backend import MemoryBackend
+from tests.support.service import MemoryBackend
 
 pytestmark = pytest.mark.emulator
 

@@ -20,7 +20,7 @@ import attrs
 import pytest
 
 import durable_backend as db
-from tests.support.memory_backend import MemoryBackend
+from tests.support.service import MemoryBackend
 
 Scenario = Callable[..., Any]
 

@@ -20,7 +20,7 @@ from durable_backend._engine import operation_id
 from durable_backend._models import OperationAction as A
 from durable_backend.backend import ExecutionStatus, OperationStatus
 from tests.engine.conftest import Twin
-from tests.support.memory_backend import AsyncMemoryBackend, MemoryBackend
+from tests.support.service import AsyncMemoryBackend, MemoryBackend
 
 ENGINE = Path(db.__file__).parent / "_engine"
 BANNED = {"asyncio", "threading", "concurrent", "boto3", "botocore", "sqlite3"}

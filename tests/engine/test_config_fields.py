@@ -34,7 +34,7 @@ from durable_backend.retries import (
     create_linear_retry_strategy,
 )
 from tests.engine.conftest import Outcome, Twin
-from tests.support.memory_backend import MemoryBackend
+from tests.support.service import MemoryBackend
 
 FieldTest = Callable[[Twin], None]
 FIELD_TESTS: dict[str, FieldTest] = {}

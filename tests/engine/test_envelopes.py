@@ -10,7 +10,7 @@ import pytest
 from durable_backend._protocol import operation_id
 from durable_backend.exceptions import InvalidEventError
 from tests.engine.conftest import Twin
-from tests.support.memory_backend import MemoryBackend
+from tests.support.service import MemoryBackend
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:fn:$LATEST/durable-execution/n/exec-1"
 EXECUTION = {"Id": "exec-1", "Type": "EXECUTION", "Status": "STARTED", "StartTimestamp": 1,

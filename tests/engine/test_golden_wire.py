@@ -15,7 +15,7 @@ from durable_backend._models import OperationAction as A
 from durable_backend._models import OperationType as T
 from durable_backend._models import OperationUpdate, WaitOptions
 from tests.engine.conftest import Twin
-from tests.support.memory_backend import CheckpointCall, MemoryBackend, StateCall
+from tests.support.service import CheckpointCall, MemoryBackend, StateCall
 
 FIRST, WAIT, SECOND = (operation_id(None, n) for n in (1, 2, 3))
 

@@ -20,7 +20,7 @@ from durable_backend.lambda_service import OperationType as T
 from durable_backend.retries import RetryDecision, RetryStrategy, WithRetryConfig
 from durable_backend.waits import WaitForConditionConfig, WaitForConditionDecision
 from tests.engine.conftest import Twin
-from tests.support.memory_backend import MemoryBackend
+from tests.support.service import MemoryBackend
 
 
 def names(backend: MemoryBackend, arn: str) -> list[tuple[T, str | None]]:

@@ -27,7 +27,7 @@ from durable_backend.backend import (
 )
 from durable_backend.exceptions import InvalidEventError
 from tests.engine.conftest import Twin
-from tests.support.memory_backend import CheckpointCall, MemoryBackend
+from tests.support.service import CheckpointCall, MemoryBackend
 
 ROOT_1 = operation_id(None, 1)
 ROOT_2 = operation_id(None, 2)

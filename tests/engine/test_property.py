@@ -18,7 +18,7 @@ from durable_backend.backend import (
     StaleCheckpointTokenError,
 )
 from tests.engine.conftest import Twin
-from tests.support.memory_backend import MemoryBackend
+from tests.support.service import MemoryBackend
 
 NO_RETRY = db.StepConfig(retry_strategy=db.RetryPresets.none())
 

@@ -14,7 +14,7 @@ import durable_backend as db
 from durable_backend._models import OperationAction as A
 from durable_backend._models import OperationType as T
 from tests.engine.conftest import Twin
-from tests.support.memory_backend import MemoryBackend
+from tests.support.service import MemoryBackend
 
 
 class Crash(BaseException):

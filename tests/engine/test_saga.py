@@ -13,7 +13,7 @@ import pytest
 import durable_backend as db
 from durable_backend.backend import ExecutionStatus, OperationType
 from tests.engine.conftest import Twin
-from tests.support.memory_backend import MemoryBackend
+from tests.support.service import MemoryBackend
 
 NO_RETRY = db.StepConfig(retry_strategy=db.RetryPresets.none())
 

@@ -22,7 +22,7 @@ from durable_backend._models import OperationStatus
 from durable_backend._protocol import DEADLINE_MARGIN_SECONDS
 from durable_backend.retries import RetryStrategy
 from tests.engine.conftest import Twin
-from tests.support.memory_backend import MemoryBackend
+from tests.support.service import MemoryBackend
 
 QUICK = 0.2  # the timeout under test
 SLOW = 1.0  # a body that outlives it

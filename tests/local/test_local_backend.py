@@ -545,7 +545,7 @@ def _scenario_updates() -> list[list[OperationUpdate]]:
 
 
 def test_memory_fake_and_local_backend_agree(backend: LocalBackend, clock: ManualClock) -> None:
-    from tests.support.memory_backend import MemoryBackend
+    from tests.support.service import MemoryBackend
 
     fake = MemoryBackend(start=clock())
     local_arn = backend.start_execution("fn", '"in"', name="same")
@@ -573,7 +573,7 @@ def test_memory_fake_and_local_backend_agree(backend: LocalBackend, clock: Manua
 
 def test_memory_fake_lost_response_is_answered_by_client_token() -> None:
     from durable_backend._errors import ServiceUnavailableError
-    from tests.support.memory_backend import CheckpointCall, MemoryBackend
+    from tests.support.service import CheckpointCall, MemoryBackend
 
     fake = MemoryBackend()
     arn, event = fake.start_execution()

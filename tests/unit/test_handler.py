@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 import durable_backend as db
-from tests.support.memory_backend import MemoryBackend
+from tests.support.service import MemoryBackend
 
 
 def sync_flow(event: Any, ctx: db.DurableContext) -> int:
