@@ -1,4 +1,4 @@
-"""The embedded local backend: SQLite, behaving like the durable execution service."""
+"""The embedded local service: the durable execution service, over SQLite or memory."""
 
 from durable_backend.local._backend import (
     AsyncLocalBackend,
@@ -19,6 +19,8 @@ from durable_backend.local._errors import (
 )
 from durable_backend.local._recording import CheckpointCall, StateCall
 from durable_backend.local._runner import LocalRunner, PendingCallback, Reply, RunResult
+from durable_backend.local._sqlite import SqliteStore
+from durable_backend.local._store import MemoryStore, Store
 
 __all__ = [
     "AsyncLocalBackend",
@@ -34,11 +36,14 @@ __all__ = [
     "LocalRunner",
     "LocalStoreError",
     "ManualClock",
+    "MemoryStore",
     "PendingCallback",
     "Reply",
     "RunResult",
     "SchemaVersionError",
+    "SqliteStore",
     "StateCall",
     "StorageFullError",
+    "Store",
     "system_clock",
 ]

@@ -1,12 +1,13 @@
-"""``LocalBackend``: the durable execution service embedded on stdlib ``sqlite3``.
+"""``LocalBackend``: the durable execution service, over a store.
 
-Every rule comes from ``_rules`` (shared with the test fake); this module only stores. Each
-public call is one ``BEGIN IMMEDIATE`` transaction under one lock, so a crash never leaves half
-a batch and several driver threads can share one backend. Opening the file (schema version,
-WAL, read-only mode) and turning sqlite3 errors into typed ones is ``_sqlite``'s job.
+The service is pure: the rules (``_rules``), scheduling (whether an invocation is due, stored
+with the change that causes it), timers and leases live here; records live in a ``Store``,
+SQLite (``_sqlite``) or plain memory (``_store``). Each public call is one store transaction,
+so a crash never leaves half a batch and several driver threads can share one backend.
 
 Service-side transitions (timers, retries, callback deadlines, the execution timeout) happen
-lazily, at the start of any call that looks at the execution, against the injected clock.
+lazily, at the start of a call that changes the execution, against the injected clock; a call
+that only reads never moves anything.
 """
 
 from __future__ import annotations
@@ -14,12 +15,10 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -61,7 +60,15 @@ from durable_backend._protocol import (
 )
 from durable_backend.local import _rules as rules
 from durable_backend.local._clock import Clock, system_clock
-from durable_backend.local._sqlite import MEMORY, connect, translate
+from durable_backend.local._sqlite import MEMORY, SqliteStore
+from durable_backend.local._store import ChainedInvokeRequest as ChainedInvokeRequest
+from durable_backend.local._store import (
+    ExecutionRecord,
+    Store,
+    StoredOp,
+    StoredToken,
+    Transaction,
+)
 
 DEFAULT_EXECUTION_TIMEOUT_SECONDS = 86_400
 DEFAULT_LEASE_SECONDS = 900.0
@@ -92,9 +99,10 @@ def lease_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
 
 
-def _lease_alive(owner: str, execution: sqlite3.Row) -> bool:
+def _lease_alive(owner: str, execution: ExecutionRecord) -> bool:
     """Whether ``owner`` still holds its lease: not expired, and not a dead process here."""
-    if execution["lease_expires_ms"] is None or execution["lease_expires_ms"] <= time.time() * 1000:
+    expires = execution.lease_expires_ms
+    if expires is None or expires <= time.time() * 1000:
         return False
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
@@ -115,18 +123,6 @@ class DurableExecutionAlreadyStartedError(DurableError):
     advice = "Use a new execution name, or the same input to get the existing execution."
 
 
-@frozen
-class ChainedInvokeRequest:
-    """A CHAINED_INVOKE the runner must run: start ``target_arn`` with ``input_payload``."""
-
-    arn: str
-    op_id: str
-    function_name: str
-    input_payload: str | None
-    target_arn: str
-    tenant_id: str | None = None
-
-
 # --------------------------------------------------------------------------- serialization
 
 
@@ -138,66 +134,29 @@ def _from_ms(value: int) -> datetime:
     return datetime.fromtimestamp(value / 1000, tz=UTC)
 
 
-def _dump_op(op: Operation) -> str:
-    return json.dumps(to_wire(op, event_converter), separators=(",", ":"))
-
-
-def _load_op(data: str) -> Operation:
-    return from_wire(json.loads(data), Operation, event_converter)
-
-
 def _dump_error(error: ErrorObject | None) -> str | None:
     return None if error is None else json.dumps(to_wire(error))
-
-
-def _load_error(data: str | None) -> ErrorObject | None:
-    return None if data is None else from_wire(json.loads(data), ErrorObject)
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, datetime):
-        return {"$ms": _ms(value)}
-    raise TypeError(f"cannot store {type(value).__name__} in a history event")
-
-
-def _json_hook(obj: dict[str, Any]) -> object:
-    return _from_ms(obj["$ms"]) if obj.keys() == {"$ms"} else obj
-
-
-def _dump_event(event: rules.HistoryEvent) -> str:
-    return json.dumps(attrs.asdict(event), default=_json_default, separators=(",", ":"))
-
-
-def _load_event(data: str) -> rules.HistoryEvent:
-    raw = json.loads(data, object_hook=_json_hook)
-    return rules.HistoryEvent(**raw)
-
-
-def _dump_timer(timer: rules.CallbackTimer | None) -> str | None:
-    if timer is None:
-        return None
-    return json.dumps(attrs.asdict(timer), default=_json_default)
-
-
-def _load_timer(data: str | None) -> rules.CallbackTimer | None:
-    return None if data is None else rules.CallbackTimer(**json.loads(data, object_hook=_json_hook))
 
 
 # --------------------------------------------------------------------------- the backend
 
 
 class LocalBackend:
-    """The durable execution service on SQLite; implements ``DurableBackend``.
+    """The durable execution service; implements ``DurableBackend``.
 
-    ``path`` is a database file (created on first use, shared safely across reopen) or
-    ``":memory:"``. ``clock`` returns the current timezone-aware time; inject a ``ManualClock``
-    to skip time. ``async_`` is the ``AsyncDurableBackend`` view over the same database.
+    ``path`` is a SQLite database file (created on first use, shared safely across processes
+    and reopens) or ``":memory:"``; ``store`` puts the service over another store instead
+    (``store=MemoryStore()`` keeps plain dicts, no SQL at all). ``clock`` returns the current
+    timezone-aware time; inject a ``ManualClock`` to skip time. ``read_only`` opens the file
+    for reading only. ``lease_seconds`` bounds how long an invocation holds its execution
+    without a checkpoint. ``async_`` is the ``AsyncDurableBackend`` view over the same state.
     """
 
     def __init__(
         self,
-        path: str | os.PathLike[str] = ":memory:",
+        path: str | os.PathLike[str] = MEMORY,
         *,
+        store: Store | None = None,
         clock: Clock = system_clock,
         execution_timeout_seconds: int = DEFAULT_EXECUTION_TIMEOUT_SECONDS,
         read_only: bool = False,
@@ -207,16 +166,15 @@ class LocalBackend:
         self.execution_timeout_seconds = execution_timeout_seconds
         self.lease_seconds = lease_seconds
         self.path = os.fspath(path)
-        if read_only and self.path == MEMORY:
+        if read_only and (self.path == MEMORY or store is not None):
             raise ValueError("a read-only backend needs a database file, not ':memory:'")
-        self.read_only = read_only
-        self._lock = threading.RLock()
-        self._conn = connect(self.path, read_only=read_only)
+        if store is not None and self.path != MEMORY:
+            raise ValueError("pass a database path or a store, not both")
+        self.store: Store = store or SqliteStore(self.path, read_only=read_only)
         self.async_ = AsyncLocalBackend(self)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self.store.close()
 
     def __enter__(self) -> LocalBackend:
         return self
@@ -231,146 +189,112 @@ class LocalBackend:
         now = self._clock()
         return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One transaction; a read-only backend reads, the others take the write lock first."""
-        with self._lock, translate(self.path):
-            self._conn.execute("BEGIN" if self.read_only else "BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+    def _reading(self) -> AbstractContextManager[Transaction]:
+        return self.store.transaction(write=False)
 
-    def _execution(self, db: sqlite3.Connection, arn: str, call: str) -> sqlite3.Row:
-        row: sqlite3.Row | None = db.execute(
-            "SELECT * FROM executions WHERE arn = ?", (arn,)
-        ).fetchone()
-        if row is None:
+    def _writing(self) -> AbstractContextManager[Transaction]:
+        return self.store.transaction(write=True)
+
+    @staticmethod
+    def _execution(tx: Transaction, arn: str, call: str) -> ExecutionRecord:
+        record = tx.execution(arn)
+        if record is None:
             raise NotFoundError(
                 f"no durable execution {arn!r}", call=call, code=RESOURCE_NOT_FOUND,
                 http_status=404,
             )
-        return row
+        return record
 
-    def _load_ops(
-        self, db: sqlite3.Connection, arn: str, ids: Iterable[str]
-    ) -> dict[str, Operation]:
-        wanted = list(ids)
-        marks = ",".join("?" * len(wanted))
-        rows = db.execute(
-            f"SELECT data FROM operations WHERE arn = ? AND id IN ({marks})", (arn, *wanted)
-        )
-        ops = (_load_op(data) for (data,) in rows)
-        return {op.id: op for op in ops}
+    @staticmethod
+    def _load_ops(tx: Transaction, arn: str, ids: Iterable[str]) -> dict[str, Operation]:
+        return {op_id: stored.op for op_id, stored in tx.operations(arn, list(ids)).items()}
 
-    def _all_ops(self, db: sqlite3.Connection, arn: str) -> list[Operation]:
-        rows = db.execute("SELECT data FROM operations WHERE arn = ? ORDER BY seq", (arn,))
-        return [_load_op(data) for (data,) in rows]
-
+    @staticmethod
     def _store_op(
-        self,
-        db: sqlite3.Connection,
-        arn: str,
+        tx: Transaction,
+        execution: ExecutionRecord,
         op: Operation,
         *,
         timer: rules.CallbackTimer | None = None,
         service_change: bool = False,
     ) -> None:
-        if timer is None and op.type is OperationType.CALLBACK:
-            row = db.execute(
-                "SELECT timer FROM operations WHERE arn = ? AND id = ?", (arn, op.id)
-            ).fetchone()
-            timer = _load_timer(row[0]) if row else None
+        """Store ``op``; a change the service made (not the invocation) marks it for the next
+        delta and the next invocation's updated ids, and makes an invocation due."""
+        arn = execution.arn
+        previous = tx.operations(arn, [op.id]).get(op.id)
+        if timer is None and previous is not None and op.type is OperationType.CALLBACK:
+            timer = previous.timer
         due = rules.next_due(op, timer)
-        (seq,) = db.execute(
-            "UPDATE executions SET next_seq = next_seq + 1 WHERE arn = ? RETURNING next_seq",
-            (arn,),
-        ).fetchone()
-        flag = int(service_change)
+        if previous is None:
+            execution.next_seq += 1
         if service_change:
-            db.execute("UPDATE executions SET invocation_due = 1 WHERE arn = ?", (arn,))
-        db.execute(
-            "INSERT INTO operations (arn, id, seq, data, due_ms, timer, in_delta, updated)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (arn, id) DO UPDATE SET data = excluded.data,"
-            " due_ms = excluded.due_ms, timer = excluded.timer,"
-            " in_delta = max(in_delta, excluded.in_delta),"
-            " updated = max(updated, excluded.updated)",
-            (arn, op.id, seq, _dump_op(op), None if due is None else _ms(due),
-             _dump_timer(timer), flag, flag),
-        )
+            execution.invocation_due = True
+        tx.put_execution(execution)
+        tx.put_operation(arn, StoredOp(
+            op,
+            previous.seq if previous is not None else execution.next_seq,
+            None if due is None else _ms(due),
+            timer,
+            in_delta=service_change or (previous is not None and previous.in_delta),
+            updated=service_change or (previous is not None and previous.updated),
+        ))
 
+    @staticmethod
     def _append_events(
-        self, db: sqlite3.Connection, arn: str, events: Sequence[rules.HistoryEvent]
+        tx: Transaction, execution: ExecutionRecord, events: Sequence[rules.HistoryEvent]
     ) -> None:
         if not events:
             return
-        (last,) = db.execute(
-            "UPDATE executions SET event_count = event_count + ? WHERE arn = ?"
-            " RETURNING event_count",
-            (len(events), arn),
-        ).fetchone()
-        first = last - len(events) + 1
-        db.executemany(
-            "INSERT INTO events (arn, event_id, data) VALUES (?, ?, ?)",
-            [(arn, first + i, _dump_event(e)) for i, e in enumerate(events)],
-        )
+        first = execution.event_count + 1
+        execution.event_count += len(events)
+        tx.put_execution(execution)
+        tx.append_events(execution.arn, first, events)
 
     def _finish(
-        self, db: sqlite3.Connection, arn: str, end: rules.ExecutionEnd, now: datetime
+        self, tx: Transaction, execution: ExecutionRecord, end: rules.ExecutionEnd,
+        now: datetime,
     ) -> None:
-        exec_op = self._load_ops(db, arn, [execution_id(arn)])[execution_id(arn)]
+        arn = execution.arn
+        exec_op = self._load_ops(tx, arn, [execution_id(arn)])[execution_id(arn)]
         op, event = rules.finish_execution(exec_op, end, now)
-        self._store_op(db, arn, op)
-        self._append_events(db, arn, [event])
-        self._record_end(db, arn, end, now)
+        self._store_op(tx, execution, op)
+        self._append_events(tx, execution, [event])
+        self._record_end(tx, execution, end, now)
 
+    @staticmethod
     def _record_end(
-        self, db: sqlite3.Connection, arn: str, end: rules.ExecutionEnd, now: datetime
+        tx: Transaction, execution: ExecutionRecord, end: rules.ExecutionEnd, now: datetime
     ) -> None:
-        db.execute(
-            "UPDATE executions SET status = ?, end_ms = ?, result = ?, error = ?,"
-            " token_sequence = NULL, invocation_due = 0 WHERE arn = ?",
-            (end.status.value, _ms(now), end.result, _dump_error(end.error), arn),
-        )
+        execution.status = end.status.value
+        execution.end_ms = _ms(now)
+        execution.result = end.result
+        execution.error = _dump_error(end.error)
+        execution.token_sequence = None
+        execution.invocation_due = False
+        tx.put_execution(execution)
 
-    def _advance(self, db: sqlite3.Connection, execution: sqlite3.Row, now: datetime) -> None:
+    def _advance(self, tx: Transaction, execution: ExecutionRecord, now: datetime) -> None:
         """Apply the service-side transitions due by ``now``: only calls that change the
         execution do this, never one that reads it."""
-        if execution["status"] != ExecutionStatus.RUNNING.value:
+        if execution.status != ExecutionStatus.RUNNING.value:
             return
-        arn: str = execution["arn"]
-        deadline = _from_ms(execution["start_ms"]) + timedelta(
-            seconds=execution["timeout_seconds"]
-        )
-        rows = db.execute(
-            "SELECT data, timer FROM operations WHERE arn = ? AND due_ms <= ?",
-            (arn, _ms(min(now, deadline))),
-        ).fetchall()
-        if rows:
-            ops = [_load_op(data) for data, _ in rows]
-            timers = {
-                op.id: timer
-                for op, (_, raw) in zip(ops, rows, strict=True)
-                if (timer := _load_timer(raw)) is not None
-            }
-            outcome = rules.advance_time(ops, now, timers)
+        deadline = _from_ms(execution.start_ms) + timedelta(seconds=execution.timeout_seconds)
+        due = tx.due_operations(execution.arn, _ms(min(now, deadline)))
+        if due:
+            timers = {s.op.id: s.timer for s in due if s.timer is not None}
+            outcome = rules.advance_time([s.op for s in due], now, timers)
             for op in outcome.operations:
-                self._store_op(db, arn, op, timer=timers.get(op.id), service_change=True)
-            self._append_events(db, arn, outcome.events)
+                self._store_op(tx, execution, op, timer=timers.get(op.id), service_change=True)
+            self._append_events(tx, execution, outcome.events)
         if deadline <= now:
-            self._finish(db, arn, rules.ExecutionEnd(ExecutionStatus.TIMED_OUT), deadline)
+            self._finish(tx, execution, rules.ExecutionEnd(ExecutionStatus.TIMED_OUT), deadline)
 
     def _visible(
-        self, db: sqlite3.Connection, arn: str, ops: Iterable[Operation],
-        known: dict[str, Operation],
+        self, tx: Transaction, arn: str, ops: Iterable[Operation], known: dict[str, Operation],
     ) -> list[Operation]:
         def lookup(op_id: str) -> Operation | None:
             if op_id not in known:
-                known.update(self._load_ops(db, arn, [op_id]))
+                known.update(self._load_ops(tx, arn, [op_id]))
             return known.get(op_id)
 
         return rules.visible_operations(ops, lookup)
@@ -386,67 +310,55 @@ class LocalBackend:
     ) -> CheckpointDurableExecutionOutput:
         now = self._now()
         fingerprint = ""
-        with self._transaction() as db:
-            execution = self._execution(db, arn, _CHECKPOINT)
+        with self._writing() as tx:
+            execution = self._execution(tx, arn, _CHECKPOINT)
             if client_token is not None:
                 rules.check_client_token(client_token)
                 fingerprint = rules.request_fingerprint(checkpoint_token, updates)
-                row = db.execute(
-                    "SELECT fingerprint, expires_ms, response FROM client_tokens"
-                    " WHERE arn = ? AND client_token = ?",
-                    (arn, client_token),
-                ).fetchone()
-                if row is not None and rules.is_repeat(
-                    rules.ClientTokenEntry(row[0], _from_ms(row[1])), client_token, fingerprint,
-                    now,
+                seen = tx.client_token(arn, client_token)
+                if seen is not None and rules.is_repeat(
+                    rules.ClientTokenEntry(seen.fingerprint, _from_ms(seen.expires_ms)),
+                    client_token, fingerprint, now,
                 ):
                     return from_wire(
-                        json.loads(row[2]), CheckpointDurableExecutionOutput, event_converter
+                        json.loads(seen.response), CheckpointDurableExecutionOutput,
+                        event_converter,
                     )
-            rules.check_token(arn, execution["token_sequence"], checkpoint_token)
-            self._advance(db, execution, now)
-            execution = self._execution(db, arn, _CHECKPOINT)
-            rules.check_token(arn, execution["token_sequence"], checkpoint_token)
-            existing = self._load_ops(db, arn, rules.referenced_ids(arn, updates))
+            rules.check_token(arn, execution.token_sequence, checkpoint_token)
+            self._advance(tx, execution, now)
+            rules.check_token(arn, execution.token_sequence, checkpoint_token)
+            existing = self._load_ops(tx, arn, rules.referenced_ids(arn, updates))
             outcome = rules.apply_batch(arn, existing, updates, now)
             for op in outcome.operations:
-                self._store_op(db, arn, op, timer=outcome.callback_timers.get(op.id))
-            self._append_events(db, arn, outcome.events)
-            self._record_chained_invokes(db, arn, updates)
+                self._store_op(tx, execution, op, timer=outcome.callback_timers.get(op.id))
+            self._append_events(tx, execution, outcome.events)
+            self._record_chained_invokes(tx, arn, updates)
+            token: str | None = None
             if outcome.execution_end is not None:
-                self._record_end(db, arn, outcome.execution_end, now)
-                token = None
+                self._record_end(tx, execution, outcome.execution_end, now)
             else:
-                (sequence,) = db.execute(
-                    "UPDATE executions SET token_sequence = token_sequence + 1,"
-                    " lease_expires_ms = CASE WHEN lease_owner IS NULL THEN NULL ELSE ? END"
-                    " WHERE arn = ? RETURNING token_sequence",
-                    (self._lease_expiry(), arn),
-                ).fetchone()
-                token = rules.mint_token(arn, sequence)
-            touched = {op.id: op for op in outcome.operations}
-            delta_rows = db.execute(
-                "SELECT id, data FROM operations WHERE arn = ? AND in_delta = 1 ORDER BY seq",
-                (arn,),
-            ).fetchall()
-            delta = {op_id: _load_op(data) for op_id, data in delta_rows}
-            delta.update(touched)
-            db.execute("UPDATE operations SET in_delta = 0 WHERE arn = ? AND in_delta = 1", (arn,))
+                execution.token_sequence = (execution.token_sequence or 0) + 1
+                if execution.lease_owner is not None:
+                    execution.lease_expires_ms = self._lease_expiry()
+                tx.put_execution(execution)
+                token = rules.mint_token(arn, execution.token_sequence)
+            delta = {s.op.id: s.op for s in tx.flagged_operations(arn, updated=False)}
+            delta.update((op.id, op) for op in outcome.operations)
+            tx.clear_flags(arn, updated=False)
             known = {**existing, **delta}
             response = CheckpointDurableExecutionOutput(
                 checkpoint_token=token,
                 new_execution_state=CheckpointUpdatedExecutionState(
-                    operations=tuple(self._visible(db, arn, delta.values(), known)),
+                    operations=tuple(self._visible(tx, arn, delta.values(), known)),
                     next_marker="",
                 ),
             )
             if client_token is not None:
-                db.execute(
-                    "INSERT OR REPLACE INTO client_tokens VALUES (?, ?, ?, ?, ?)",
-                    (arn, client_token, fingerprint,
-                     _ms(rules.client_token_entry(fingerprint, now).expires_at),
-                     json.dumps(to_wire(response, event_converter))),
-                )
+                tx.put_client_token(arn, client_token, StoredToken(
+                    fingerprint,
+                    _ms(rules.client_token_entry(fingerprint, now).expires_at),
+                    json.dumps(to_wire(response, event_converter)),
+                ))
             return response
 
     def batch_checkpoint(
@@ -466,22 +378,23 @@ class LocalBackend:
         max_items: int = DEFAULT_MAX_ITEMS,
     ) -> GetDurableExecutionStateOutput:
         now = self._now()
-        with self._transaction() as db:
-            execution = self._execution(db, arn, _STATE)
-            rules.check_token(arn, execution["token_sequence"], checkpoint_token, _STATE)
-            self._advance(db, execution, now)
-            page, marker = self._state_page(db, arn, next_marker, max_items, _STATE)
+        with self._writing() as tx:
+            execution = self._execution(tx, arn, _STATE)
+            rules.check_token(arn, execution.token_sequence, checkpoint_token, _STATE)
+            self._advance(tx, execution, now)
+            page, marker = self._state_page(tx, arn, next_marker, max_items, _STATE)
             return GetDurableExecutionStateOutput(operations=page, next_marker=marker)
 
     def _state_page(
-        self, db: sqlite3.Connection, arn: str, marker: str, max_items: int, call: str
+        self, tx: Transaction, arn: str, marker: str, max_items: int, call: str
     ) -> tuple[tuple[Operation, ...], str]:
-        ops = self._all_ops(db, arn)
+        ops = tx.all_operations(arn)
         known = {op.id: op for op in ops}
-        return rules.state_page(self._visible(db, arn, ops, known), marker, max_items, call)
+        return rules.state_page(self._visible(tx, arn, ops, known), marker, max_items, call)
 
+    @staticmethod
     def _record_chained_invokes(
-        self, db: sqlite3.Connection, arn: str, updates: Sequence[OperationUpdate]
+        tx: Transaction, arn: str, updates: Sequence[OperationUpdate]
     ) -> None:
         for update in updates:
             options = update.chained_invoke_options
@@ -491,11 +404,11 @@ class LocalBackend:
                 and options is not None
                 and options.function_name
             ):
-                db.execute(
-                    "INSERT INTO chained_invokes VALUES (?, ?, ?, ?, ?, ?)",
-                    (arn, update.id, options.function_name, options.tenant_id, update.payload,
-                     rules.chained_invoke_target_arn(arn, update.id, options.function_name)),
-                )
+                tx.add_chained_invoke(ChainedInvokeRequest(
+                    arn, update.id, options.function_name, update.payload,
+                    rules.chained_invoke_target_arn(arn, update.id, options.function_name),
+                    options.tenant_id,
+                ))
 
     # ------------------------------------------------------------------ executions
 
@@ -511,7 +424,8 @@ class LocalBackend:
         """Create an execution (Lambda ``Invoke`` with a durable execution name); its ARN.
 
         Idempotent: the same function, name and input return the existing execution; the same
-        name with another input raises ``DurableExecutionAlreadyStartedError``.
+        name with another input raises ``DurableExecutionAlreadyStartedError``. The first
+        invocation is due at once.
         """
         call = "Invoke"
         now = self._now()
@@ -521,8 +435,8 @@ class LocalBackend:
                 f"ExecutionTimeout must be 1-{MAX_DURATION_SECONDS} seconds, got {timeout}",
                 call,
             )
-        with self._transaction() as db:
-            (count,) = db.execute("SELECT count(*) FROM executions").fetchone()
+        with self._writing() as tx:
+            count = tx.count_executions()
             name = name or f"execution-{count + 1}"
             if len(name) > MAX_ID_LENGTH or not name or not all(
                 c.isascii() and (c.isalnum() or c in "-_") for c in name
@@ -530,32 +444,26 @@ class LocalBackend:
                 raise rules.invalid(
                     f"execution name {name!r} must be 1-64 characters of [a-zA-Z0-9-_]", call
                 )
-            row = db.execute(
-                "SELECT arn, input_payload FROM executions WHERE function_name = ? AND name = ?",
-                (function_name, name),
-            ).fetchone()
-            if row is not None:
-                if row[1] != input_payload:
+            existing = tx.execution_by_name(function_name, name)
+            if existing is not None:
+                if existing.input_payload != input_payload:
                     raise DurableExecutionAlreadyStartedError(
                         f"execution {name!r} of {function_name!r} already exists with a"
                         " different input",
                         call=call, code=ALREADY_STARTED, http_status=409,
                     )
-                existing_arn: str = row[0]
-                return existing_arn
+                return existing.arn
             short = function_name.split(":function:", 1)[-1].split(":", 1)[0]
             number = f"{count + 1:08d}"
             arn = arn or f"{ACCOUNT_ARN}:{short}:$LATEST/durable-execution/{name}/{number}"
             op, event = rules.start_execution(arn, name, input_payload, now, timeout)
-            db.execute(
-                "INSERT INTO executions (arn, name, function_name, input_payload, status,"
-                " start_ms, timeout_seconds, token_sequence, invocation_due)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 0, 1)",
-                (arn, name, function_name, input_payload, ExecutionStatus.RUNNING.value,
-                 _ms(now), timeout),
+            execution = ExecutionRecord(
+                arn, name, function_name, input_payload, ExecutionStatus.RUNNING.value,
+                _ms(now), timeout, invocation_due=True,
             )
-            self._store_op(db, arn, op)
-            self._append_events(db, arn, [event])
+            tx.put_execution(execution)
+            self._store_op(tx, execution, op)
+            self._append_events(tx, execution, [event])
             return arn
 
     def next_invocation_event(self, arn: str, max_items: int = DEFAULT_MAX_ITEMS) -> dict[str, Any]:
@@ -563,9 +471,10 @@ class LocalBackend:
         dict (epoch-ms flavour). Rotates the token, so the previous invocation's goes stale.
         Runners use ``claim_invocation``; this is for tests that play the service by hand."""
         now = self._now()
-        with self._transaction() as db:
-            self._advance(db, self._execution(db, arn, "Invoke"), now)
-            return self._begin_invocation(db, arn, now, max_items, owner=None)
+        with self._writing() as tx:
+            execution = self._execution(tx, arn, "Invoke")
+            self._advance(tx, execution, now)
+            return self._begin_invocation(tx, execution, now, max_items, owner=None)
 
     def claim_invocation(
         self, arn: str, owner: str, max_items: int = DEFAULT_MAX_ITEMS
@@ -578,59 +487,51 @@ class LocalBackend:
         this host loses it at once). While another owner holds it, the claim names that owner.
         """
         now = self._now()
-        with self._transaction() as db:
-            self._advance(db, self._execution(db, arn, "Invoke"), now)
-            row = self._execution(db, arn, "Invoke")
-            status = ExecutionStatus(row["status"])
+        with self._writing() as tx:
+            execution = self._execution(tx, arn, "Invoke")
+            self._advance(tx, execution, now)
+            status = ExecutionStatus(execution.status)
             if status is not ExecutionStatus.RUNNING:
                 return InvocationClaim(status)
-            holder = row["lease_owner"]
-            if holder is not None and holder != owner and _lease_alive(holder, row):
+            holder = execution.lease_owner
+            if holder is not None and holder != owner and _lease_alive(holder, execution):
                 return InvocationClaim(status, holder=holder)
-            if not row["invocation_due"]:
-                return InvocationClaim(status, next_wake=self._next_wake(db, arn))
-            event = self._begin_invocation(db, arn, now, max_items, owner=owner)
+            if not execution.invocation_due:
+                return InvocationClaim(status, next_wake=self._next_wake(tx, arn))
+            event = self._begin_invocation(tx, execution, now, max_items, owner=owner)
             return InvocationClaim(status, event=event)
 
     def release_invocation(self, arn: str, owner: str) -> None:
         """Give up ``owner``'s lease without completing the invocation (it stays due)."""
-        with self._transaction() as db:
-            db.execute(
-                "UPDATE executions SET lease_owner = NULL, lease_expires_ms = NULL"
-                " WHERE arn = ? AND lease_owner = ?",
-                (arn, owner),
-            )
+        with self._writing() as tx:
+            execution = self._execution(tx, arn, "Invoke")
+            if execution.lease_owner == owner:
+                execution.lease_owner = execution.lease_expires_ms = None
+                tx.put_execution(execution)
 
     def _lease_expiry(self) -> int:
         return int((time.time() + self.lease_seconds) * 1000)
 
     def _begin_invocation(
-        self, db: sqlite3.Connection, arn: str, now: datetime, max_items: int, owner: str | None
+        self, tx: Transaction, execution: ExecutionRecord, now: datetime, max_items: int,
+        owner: str | None,
     ) -> dict[str, Any]:
-        (sequence,) = db.execute(
-            "UPDATE executions SET token_sequence = token_sequence + 1,"
-            " invocations = invocations + 1, invocation_start_ms = ?, lease_owner = ?,"
-            " lease_expires_ms = ? WHERE arn = ? AND token_sequence IS NOT NULL"
-            " RETURNING token_sequence",
-            (_ms(now), owner, None if owner is None else self._lease_expiry(), arn),
-        ).fetchone() or (None,)
-        if sequence is None:
+        arn = execution.arn
+        if execution.token_sequence is None:
             raise rules.invalid(f"execution {arn!r} has ended; there is nothing to invoke",
                                 "Invoke")
-        page, marker = self._state_page(db, arn, "", max_items, "Invoke")
-        updated = [
-            op_id for (op_id,) in db.execute(
-                "SELECT id FROM operations WHERE arn = ? AND updated = 1 ORDER BY seq", (arn,)
-            )
-        ]
-        db.execute(
-            "UPDATE operations SET updated = 0, in_delta = 0"
-            " WHERE arn = ? AND (updated = 1 OR in_delta = 1)",
-            (arn,),
-        )
+        execution.token_sequence += 1
+        execution.invocations += 1
+        execution.invocation_start_ms = _ms(now)
+        execution.lease_owner = owner
+        execution.lease_expires_ms = None if owner is None else self._lease_expiry()
+        tx.put_execution(execution)
+        page, marker = self._state_page(tx, arn, "", max_items, "Invoke")
+        updated = [s.op.id for s in tx.flagged_operations(arn, updated=True)]
+        tx.clear_flags(arn, updated=True)
         event = DurableInvocationInput(
             durable_execution_arn=arn,
-            checkpoint_token=rules.mint_token(arn, sequence),
+            checkpoint_token=rules.mint_token(arn, execution.token_sequence),
             initial_execution_state=InitialExecutionState(operations=page, next_marker=marker),
             updated_operation_ids=tuple(updated),
         )
@@ -657,110 +558,99 @@ class LocalBackend:
         another one took over) and the answer is False.
         """
         now = self._now()
-        with self._transaction() as db:
-            execution = self._execution(db, arn, "Invoke")
-            if owner is not None and execution["lease_owner"] != owner:
+        with self._writing() as tx:
+            execution = self._execution(tx, arn, "Invoke")
+            if owner is not None and execution.lease_owner != owner:
                 return False
-            db.execute(
-                "UPDATE executions SET lease_owner = NULL, lease_expires_ms = NULL WHERE arn = ?",
-                (arn,),
-            )
+            execution.lease_owner = execution.lease_expires_ms = None
             details: dict[str, Any] = {
-                "StartTimestamp": _from_ms(execution["invocation_start_ms"] or _ms(now)),
+                "StartTimestamp": _from_ms(execution.invocation_start_ms or _ms(now)),
                 "EndTimestamp": now,
-                "RequestId": request_id or f"{arn.rsplit('/', 1)[-1]}-{execution['invocations']}",
+                "RequestId": request_id or f"{arn.rsplit('/', 1)[-1]}-{execution.invocations}",
             }
             if function_error is not None:
                 details["Error"] = rules.wrap_error(function_error)
-            self._append_events(db, arn, [rules.HistoryEvent(
+            self._append_events(tx, execution, [rules.HistoryEvent(
                 "InvocationCompleted", now, execution_id(arn), details=details)])
-            if execution["status"] != ExecutionStatus.RUNNING.value:
+            if execution.status != ExecutionStatus.RUNNING.value:
                 return True
             if output is None:
-                failed = execution["failed_invocations"] + int(counts)
-                db.execute(
-                    "UPDATE executions SET failed_invocations = ?, invocation_due = 1"
-                    " WHERE arn = ?", (failed, arn),
-                )
-                if failed >= INVOCATION_ATTEMPTS:
-                    self._finish(db, arn, rules.ExecutionEnd(
+                execution.failed_invocations += int(counts)
+                execution.invocation_due = True
+                tx.put_execution(execution)
+                if execution.failed_invocations >= INVOCATION_ATTEMPTS:
+                    self._finish(tx, execution, rules.ExecutionEnd(
                         ExecutionStatus.FAILED, error=function_error or ErrorObject()), now)
                 return True
             result = from_wire(output, DurableInvocationOutput, event_converter)
             if result.status == "SUCCEEDED":
                 rules.check_payload_size(
-                    result.result, MAX_EXECUTION_RESULT_BYTES, "the execution result",
-                    "Invoke",
+                    result.result, MAX_EXECUTION_RESULT_BYTES, "the execution result", "Invoke",
                 )
                 end = rules.ExecutionEnd(ExecutionStatus.SUCCEEDED, result=result.result)
             elif result.status == "FAILED":
                 rules.check_error_size(result.error, "the execution error", "Invoke")
                 end = rules.ExecutionEnd(ExecutionStatus.FAILED, error=result.error)
             elif result.status == "PENDING":
-                db.execute(
-                    "UPDATE executions SET failed_invocations = 0, invocation_due = EXISTS ("
-                    "SELECT 1 FROM operations WHERE arn = ?1 AND updated = 1) WHERE arn = ?1",
-                    (arn,),
-                )
+                execution.failed_invocations = 0
+                execution.invocation_due = bool(tx.flagged_operations(arn, updated=True))
+                tx.put_execution(execution)
                 return True
             else:
                 raise rules.invalid(f"the handler returned an unknown Status {result.status!r}",
                                     "Invoke")
-            self._finish(db, arn, end, now)
+            self._finish(tx, execution, end, now)
             return True
 
     def needs_invocation(self, arn: str) -> bool:
         """Whether an invocation is due now (after firing due timers)."""
         now = self._now()
-        with self._transaction() as db:
-            self._advance(db, self._execution(db, arn, "Invoke"), now)
-            row = self._execution(db, arn, "Invoke")
-            return row["status"] == ExecutionStatus.RUNNING.value and bool(row["invocation_due"])
+        with self._writing() as tx:
+            execution = self._execution(tx, arn, "Invoke")
+            self._advance(tx, execution, now)
+            return execution.status == ExecutionStatus.RUNNING.value and execution.invocation_due
 
     def next_wake(self, arn: str, *, callbacks: bool = True) -> datetime | None:
         """When the service will next move an operation of ``arn`` on its own (timers, retries,
         and with ``callbacks`` callback deadlines), or ``None``."""
-        with self._transaction() as db:
-            self._execution(db, arn, "Invoke")
-            return self._next_wake(db, arn, callbacks=callbacks)
+        with self._reading() as tx:
+            self._execution(tx, arn, "Invoke")
+            return self._next_wake(tx, arn, callbacks=callbacks)
 
-    def _next_wake(
-        self, db: sqlite3.Connection, arn: str, *, callbacks: bool = True
-    ) -> datetime | None:
-        rows = db.execute(
-            "SELECT due_ms, data FROM operations WHERE arn = ? AND due_ms IS NOT NULL"
-            " ORDER BY due_ms", (arn,)
-        )
-        for due_ms, data in rows:
-            if callbacks or _load_op(data).type is not OperationType.CALLBACK:
-                return _from_ms(due_ms)
+    @staticmethod
+    def _next_wake(tx: Transaction, arn: str, *, callbacks: bool = True) -> datetime | None:
+        for stored in tx.timed_operations(arn):
+            if stored.due_ms is not None and (
+                callbacks or stored.op.type is not OperationType.CALLBACK
+            ):
+                return _from_ms(stored.due_ms)
         return None
 
     def get_execution(self, arn: str) -> dict[str, Any]:
         """``GetDurableExecution``: status, input, result or error (boto3 flavour)."""
-        with self._transaction() as db:
-            row = self._execution(db, arn, "GetDurableExecution")
-            out = self._summary(row)
-            if row["input_payload"] is not None:
-                out["InputPayload"] = row["input_payload"]
-            if row["result"] is not None:
-                out["Result"] = row["result"]
-            if row["error"] is not None:
-                out["Error"] = json.loads(row["error"])
-            return out
+        with self._reading() as tx:
+            execution = self._execution(tx, arn, "GetDurableExecution")
+        out = self._summary(execution)
+        if execution.input_payload is not None:
+            out["InputPayload"] = execution.input_payload
+        if execution.result is not None:
+            out["Result"] = execution.result
+        if execution.error is not None:
+            out["Error"] = json.loads(execution.error)
+        return out
 
     @staticmethod
-    def _summary(row: sqlite3.Row) -> dict[str, Any]:
-        arn: str = row["arn"]
+    def _summary(execution: ExecutionRecord) -> dict[str, Any]:
+        arn = execution.arn
         out: dict[str, Any] = {
             "DurableExecutionArn": arn,
-            "DurableExecutionName": row["name"],
+            "DurableExecutionName": execution.name,
             "FunctionArn": arn.split("/durable-execution/", 1)[0],
-            "Status": row["status"],
-            "StartTimestamp": _from_ms(row["start_ms"]),
+            "Status": execution.status,
+            "StartTimestamp": _from_ms(execution.start_ms),
         }
-        if row["end_ms"] is not None:
-            out["EndTimestamp"] = _from_ms(row["end_ms"])
+        if execution.end_ms is not None:
+            out["EndTimestamp"] = _from_ms(execution.end_ms)
         return out
 
     def list_executions(
@@ -776,13 +666,10 @@ class LocalBackend:
         if not 1 <= max_items <= MAX_STATE_PAGE:
             raise rules.invalid(f"MaxItems must be 1-{MAX_STATE_PAGE}, got {max_items}", call)
         offset = rules.parse_marker(marker, call)
-        with self._transaction() as db:
-            rows = db.execute(
-                "SELECT * FROM executions WHERE (?1 IS NULL OR function_name = ?1)"
-                " AND (?2 IS NULL OR status = ?2) ORDER BY start_ms DESC, rowid DESC"
-                " LIMIT ?3 OFFSET ?4",
-                (function_name, status.value if status else None, max_items + 1, offset),
-            ).fetchall()
+        with self._reading() as tx:
+            rows = tx.list_executions(
+                function_name, status.value if status else None, offset, max_items + 1
+            )
         page = [self._summary(row) for row in rows[:max_items]]
         next_marker = str(offset + max_items) if len(rows) > max_items else ""
         return {"DurableExecutions": page, "NextMarker": next_marker}
@@ -801,17 +688,11 @@ class LocalBackend:
         if not 1 <= max_items <= MAX_STATE_PAGE:
             raise rules.invalid(f"MaxItems must be 1-{MAX_STATE_PAGE}, got {max_items}", call)
         offset = rules.parse_marker(marker, call)
-        with self._transaction() as db:
-            self._execution(db, arn, call)
-            order = "DESC" if reverse_order else "ASC"
-            rows = db.execute(
-                f"SELECT event_id, data FROM events WHERE arn = ? ORDER BY event_id {order}"
-                " LIMIT ? OFFSET ?",
-                (arn, max_items + 1, offset),
-            ).fetchall()
+        with self._reading() as tx:
+            self._execution(tx, arn, call)
+            rows = tx.events(arn, offset, max_items + 1, reverse=reverse_order)
         events = [
-            _load_event(data).to_wire(event_id, include_execution_data)
-            for event_id, data in rows[:max_items]
+            event.to_wire(event_id, include_execution_data) for event_id, event in rows[:max_items]
         ]
         next_marker = str(offset + max_items) if len(rows) > max_items else ""
         return {"Events": events, "NextMarker": next_marker}
@@ -829,25 +710,25 @@ class LocalBackend:
 
     def operations(self, arn: str) -> list[Operation]:
         """Every operation, children of completed contexts included, in start order."""
-        with self._transaction() as db:
-            self._execution(db, arn, _STATE)
-            return self._all_ops(db, arn)
+        with self._reading() as tx:
+            self._execution(tx, arn, _STATE)
+            return tx.all_operations(arn)
 
     def stop_execution(self, arn: str, error: ErrorObject | None = None) -> dict[str, Any]:
         """``StopDurableExecution``: a running execution becomes STOPPED."""
         call = "StopDurableExecution"
         now = self._now()
-        with self._transaction() as db:
-            execution = self._execution(db, arn, call)
-            self._advance(db, execution, now)
-            status = self._execution(db, arn, call)["status"]
-            if status != ExecutionStatus.RUNNING.value:
+        with self._writing() as tx:
+            execution = self._execution(tx, arn, call)
+            self._advance(tx, execution, now)
+            if execution.status != ExecutionStatus.RUNNING.value:
                 raise InvalidRequestError(
-                    f"execution {arn!r} is {status}, not RUNNING", call=call,
+                    f"execution {arn!r} is {execution.status}, not RUNNING", call=call,
                     code="ResourceConflictException", http_status=409,
                 )
             rules.check_error_size(error, "the stop error", call)
-            self._finish(db, arn, rules.ExecutionEnd(ExecutionStatus.STOPPED, error=error), now)
+            self._finish(tx, execution, rules.ExecutionEnd(ExecutionStatus.STOPPED, error=error),
+                         now)
             return {"StopTimestamp": now}
 
     # ------------------------------------------------------------------ callbacks
@@ -865,71 +746,54 @@ class LocalBackend:
     def send_callback_heartbeat(self, callback_id: str) -> None:
         call = "SendDurableExecutionCallbackHeartbeat"
         now = self._now()
-        with self._transaction() as db:
-            arn, op = self._callback(db, callback_id, call, now)
-            row = db.execute(
-                "SELECT timer FROM operations WHERE arn = ? AND id = ?", (arn, op.id)
-            ).fetchone()
-            timer = _load_timer(row[0])
-            if timer is not None:
-                timer = rules.heartbeat(timer, now)
-                due = rules.next_due(op, timer)
-                db.execute(
-                    "UPDATE operations SET timer = ?, due_ms = ? WHERE arn = ? AND id = ?",
-                    (_dump_timer(timer), None if due is None else _ms(due), arn, op.id),
-                )
+        with self._writing() as tx:
+            execution, stored = self._callback(tx, callback_id, call, now)
+            if stored.timer is not None:
+                timer = rules.heartbeat(stored.timer, now)
+                due = rules.next_due(stored.op, timer)
+                tx.put_operation(execution.arn, attrs.evolve(
+                    stored, timer=timer, due_ms=None if due is None else _ms(due)
+                ))
 
     def _complete_callback(
         self, callback_id: str, call: str, result: str | None, error: ErrorObject | None
     ) -> None:
         now = self._now()
-        with self._transaction() as db:
-            arn, op = self._callback(db, callback_id, call, now)
+        with self._writing() as tx:
+            execution, stored = self._callback(tx, callback_id, call, now)
             new, event = rules.complete_callback(
-                op, now, result=result, error=error, failed=error is not None, call=call
+                stored.op, now, result=result, error=error, failed=error is not None, call=call
             )
-            self._store_op(db, arn, new, service_change=True)
-            self._append_events(db, arn, [event])
+            self._store_op(tx, execution, new, service_change=True)
+            self._append_events(tx, execution, [event])
 
     def _callback(
-        self, db: sqlite3.Connection, callback_id: str, call: str, now: datetime
-    ) -> tuple[str, Operation]:
+        self, tx: Transaction, callback_id: str, call: str, now: datetime
+    ) -> tuple[ExecutionRecord, StoredOp]:
         """The open callback's execution and operation, after due timers ran."""
         arn, op_id = rules.parse_callback_id(callback_id, call)
-        row = db.execute("SELECT 1 FROM executions WHERE arn = ?", (arn,)).fetchone()
-        op = self._load_ops(db, arn, [op_id]).get(op_id) if row else None
-        if op is None or op.type is not OperationType.CALLBACK:
+        execution = tx.execution(arn)
+        stored = tx.operations(arn, [op_id]).get(op_id) if execution else None
+        if execution is None or stored is None or stored.op.type is not OperationType.CALLBACK:
             raise NotFoundError(
                 f"no callback {callback_id!r}", call=call, code=RESOURCE_NOT_FOUND,
                 http_status=404,
             )
-        execution = self._execution(db, arn, call)
-        self._advance(db, execution, now)
-        if self._execution(db, arn, call)["status"] != ExecutionStatus.RUNNING.value:
+        self._advance(tx, execution, now)
+        if execution.status != ExecutionStatus.RUNNING.value:
             raise rules.callback_not_open(callback_id, "closed with its execution", call)
-        op = self._load_ops(db, arn, [op_id])[op_id]
-        if op.status is not OperationStatus.STARTED:
-            raise rules.callback_not_open(callback_id, op.status.value, call)
-        return arn, op
+        stored = tx.operations(arn, [op_id])[op_id]
+        if stored.op.status is not OperationStatus.STARTED:
+            raise rules.callback_not_open(callback_id, stored.op.status.value, call)
+        return execution, stored
 
     # ------------------------------------------------------------------ chained invokes
 
     def pending_chained_invokes(self, arn: str | None = None) -> list[ChainedInvokeRequest]:
         """STARTED chained invokes (of ``arn``, or of every running execution) to run."""
-        with self._transaction() as db:
-            rows = db.execute(
-                "SELECT c.arn, c.op_id, c.function_name, c.input_payload, c.target_arn,"
-                " c.tenant_id, o.data FROM chained_invokes c"
-                " JOIN operations o ON o.arn = c.arn AND o.id = c.op_id"
-                " JOIN executions e ON e.arn = c.arn"
-                " WHERE (?1 IS NULL OR c.arn = ?1) AND e.status = 'RUNNING' ORDER BY o.seq",
-                (arn,),
-            ).fetchall()
-        return [
-            ChainedInvokeRequest(*row[:6])
-            for row in rows
-            if _load_op(row[6]).status is OperationStatus.STARTED
-        ]
+        with self._reading() as tx:
+            rows = tx.chained_invokes(arn) if arn is None or tx.execution(arn) else []
+        return [request for request, op in rows if op.status is OperationStatus.STARTED]
 
     def complete_chained_invoke(
         self,
@@ -944,9 +808,10 @@ class LocalBackend:
         call = "CompleteChainedInvoke"
         now = self._now()
         final = status or (OperationStatus.FAILED if error else OperationStatus.SUCCEEDED)
-        with self._transaction() as db:
-            self._advance(db, self._execution(db, arn, call), now)
-            op = self._load_ops(db, arn, [op_id]).get(op_id)
+        with self._writing() as tx:
+            execution = self._execution(tx, arn, call)
+            self._advance(tx, execution, now)
+            op = self._load_ops(tx, arn, [op_id]).get(op_id)
             if op is None or op.type is not OperationType.CHAINED_INVOKE:
                 raise NotFoundError(
                     f"{op_id!r} is not a chained invoke of {arn!r}", call=call,
@@ -955,8 +820,8 @@ class LocalBackend:
             rules.check_payload_size(result, MAX_PAYLOAD_BYTES, "the chained result", call)
             rules.check_error_size(error, "the chained error", call)
             new, event = rules.complete_chained_invoke(op, final, now, result=result, error=error)
-            self._store_op(db, arn, new, service_change=True)
-            self._append_events(db, arn, [event])
+            self._store_op(tx, execution, new, service_change=True)
+            self._append_events(tx, execution, [event])
 
 
 class AsyncLocalBackend(InlineAsyncBackend):

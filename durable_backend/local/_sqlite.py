@@ -1,4 +1,5 @@
-"""Opening the SQLite file: schema version, read-only mode, and sqlite3 errors made typed.
+"""The SQLite store: opening the file (schema version, read-only mode), sqlite3 errors made
+typed, and the records in tables.
 
 A file is ours when its ``application_id`` says so (or, written before versioning, when it
 holds our tables); ``user_version`` is its schema version, migrated forward on open and refused
@@ -8,13 +9,22 @@ when newer than this code. Every sqlite3 error goes through ``translate`` so the
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import attrs
+
+from durable_backend._codec import event_converter, from_wire, to_wire
+from durable_backend._models import Operation
+from durable_backend.local import _rules as rules
 from durable_backend.local._errors import (
     DatabaseBusyError,
     DatabaseCorruptError,
@@ -24,6 +34,14 @@ from durable_backend.local._errors import (
     LocalStoreError,
     SchemaVersionError,
     StorageFullError,
+)
+from durable_backend.local._store import (
+    ChainedInvokeRequest,
+    ExecutionRecord,
+    Store,
+    StoredOp,
+    StoredToken,
+    Transaction,
 )
 
 MEMORY = ":memory:"
@@ -289,3 +307,239 @@ def _statements(version: int) -> list[str]:
         MIGRATIONS[step] for step in range(version + 1, SCHEMA_VERSION + 1)
     )
     return [s.strip() for s in script.split(";") if s.strip()]
+
+
+# --------------------------------------------------------------------------- the store
+
+
+def _dump_op(op: Operation) -> str:
+    return json.dumps(to_wire(op, event_converter), separators=(",", ":"))
+
+
+def _load_op(data: str) -> Operation:
+    return from_wire(json.loads(data), Operation, event_converter)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime):
+        return {"$ms": int(value.timestamp() * 1000)}
+    raise TypeError(f"cannot store {type(value).__name__} in a history event")
+
+
+def _json_hook(obj: dict[str, Any]) -> object:
+    if obj.keys() == {"$ms"}:
+        return datetime.fromtimestamp(obj["$ms"] / 1000, tz=UTC)
+    return obj
+
+
+def _dump_event(event: rules.HistoryEvent) -> str:
+    return json.dumps(attrs.asdict(event), default=_json_default, separators=(",", ":"))
+
+
+def _load_event(data: str) -> rules.HistoryEvent:
+    return rules.HistoryEvent(**json.loads(data, object_hook=_json_hook))
+
+
+def _dump_timer(timer: rules.CallbackTimer | None) -> str | None:
+    if timer is None:
+        return None
+    return json.dumps(attrs.asdict(timer), default=_json_default)
+
+
+def _load_timer(data: str | None) -> rules.CallbackTimer | None:
+    return None if data is None else rules.CallbackTimer(**json.loads(data, object_hook=_json_hook))
+
+
+_EXECUTION_COLUMNS = [field.name for field in attrs.fields(ExecutionRecord)]
+
+
+def _execution(row: sqlite3.Row | None) -> ExecutionRecord | None:
+    if row is None:
+        return None
+    values = {name: row[name] for name in _EXECUTION_COLUMNS}
+    values["invocation_due"] = bool(values["invocation_due"])
+    return ExecutionRecord(**values)
+
+
+def _stored(row: sqlite3.Row) -> StoredOp:
+    return StoredOp(
+        _load_op(row["data"]), row["seq"], row["due_ms"], _load_timer(row["timer"]),
+        bool(row["in_delta"]), bool(row["updated"]),
+    )
+
+
+class SqliteStore:
+    """The store in a SQLite file (or in SQLite's memory): each transaction is one
+    ``BEGIN IMMEDIATE`` (``BEGIN`` when read-only) under one lock, so a crash never leaves half
+    a batch and several driver threads can share one connection."""
+
+    def __init__(self, path: str, *, read_only: bool = False) -> None:
+        self.path = path
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        self.connection = connect(path, read_only=read_only)
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[Transaction]:
+        conn = self.connection
+        with self._lock, translate(self.path):
+            conn.execute("BEGIN IMMEDIATE" if write and not self.read_only else "BEGIN")
+            try:
+                yield _SqliteTransaction(conn)
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self.connection.close()
+
+
+class _SqliteTransaction:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._db = conn
+
+    def execution(self, arn: str) -> ExecutionRecord | None:
+        return _execution(self._db.execute("SELECT * FROM executions WHERE arn = ?", (arn,))
+                          .fetchone())
+
+    def execution_by_name(self, function_name: str, name: str) -> ExecutionRecord | None:
+        return _execution(self._db.execute(
+            "SELECT * FROM executions WHERE function_name = ? AND name = ?", (function_name, name)
+        ).fetchone())
+
+    def count_executions(self) -> int:
+        (count,) = self._db.execute("SELECT count(*) FROM executions").fetchone()
+        return int(count)
+
+    def list_executions(
+        self, function_name: str | None, status: str | None, offset: int, limit: int
+    ) -> list[ExecutionRecord]:
+        rows = self._db.execute(
+            "SELECT * FROM executions WHERE (?1 IS NULL OR function_name = ?1)"
+            " AND (?2 IS NULL OR status = ?2) ORDER BY start_ms DESC, rowid DESC"
+            " LIMIT ?3 OFFSET ?4",
+            (function_name, status, limit, offset),
+        )
+        return [record for row in rows if (record := _execution(row)) is not None]
+
+    def put_execution(self, record: ExecutionRecord) -> None:
+        values = attrs.asdict(record)
+        columns = ", ".join(values)
+        marks = ", ".join(f":{name}" for name in values)
+        updates = ", ".join(f"{name} = excluded.{name}" for name in values if name != "arn")
+        self._db.execute(
+            f"INSERT INTO executions ({columns}) VALUES ({marks})"
+            f" ON CONFLICT (arn) DO UPDATE SET {updates}",
+            {**values, "invocation_due": int(record.invocation_due)},
+        )
+
+    def operations(self, arn: str, ids: Sequence[str]) -> dict[str, StoredOp]:
+        marks = ",".join("?" * len(ids))
+        rows = self._db.execute(
+            f"SELECT * FROM operations WHERE arn = ? AND id IN ({marks})", (arn, *ids)
+        )
+        return {stored.op.id: stored for stored in map(_stored, rows)}
+
+    def all_operations(self, arn: str) -> list[Operation]:
+        rows = self._db.execute("SELECT data FROM operations WHERE arn = ? ORDER BY seq", (arn,))
+        return [_load_op(data) for (data,) in rows]
+
+    def due_operations(self, arn: str, until_ms: int) -> list[StoredOp]:
+        rows = self._db.execute(
+            "SELECT * FROM operations WHERE arn = ? AND due_ms <= ?", (arn, until_ms)
+        )
+        return [_stored(row) for row in rows]
+
+    def timed_operations(self, arn: str) -> list[StoredOp]:
+        rows = self._db.execute(
+            "SELECT * FROM operations WHERE arn = ? AND due_ms IS NOT NULL ORDER BY due_ms",
+            (arn,),
+        )
+        return [_stored(row) for row in rows]
+
+    def flagged_operations(self, arn: str, *, updated: bool) -> list[StoredOp]:
+        flag = "updated" if updated else "in_delta"
+        rows = self._db.execute(
+            f"SELECT * FROM operations WHERE arn = ? AND {flag} = 1 ORDER BY seq", (arn,)
+        )
+        return [_stored(row) for row in rows]
+
+    def put_operation(self, arn: str, stored: StoredOp) -> None:
+        self._db.execute(
+            "INSERT INTO operations (arn, id, seq, data, due_ms, timer, in_delta, updated)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (arn, id) DO UPDATE SET data = excluded.data,"
+            " due_ms = excluded.due_ms, timer = excluded.timer,"
+            " in_delta = excluded.in_delta, updated = excluded.updated",
+            (arn, stored.op.id, stored.seq, _dump_op(stored.op), stored.due_ms,
+             _dump_timer(stored.timer), int(stored.in_delta), int(stored.updated)),
+        )
+
+    def clear_flags(self, arn: str, *, updated: bool) -> None:
+        if updated:
+            self._db.execute(
+                "UPDATE operations SET updated = 0, in_delta = 0"
+                " WHERE arn = ? AND (updated = 1 OR in_delta = 1)", (arn,),
+            )
+        else:
+            self._db.execute(
+                "UPDATE operations SET in_delta = 0 WHERE arn = ? AND in_delta = 1", (arn,)
+            )
+
+    def append_events(
+        self, arn: str, first_id: int, events: Sequence[rules.HistoryEvent]
+    ) -> None:
+        self._db.executemany(
+            "INSERT INTO events (arn, event_id, data) VALUES (?, ?, ?)",
+            [(arn, first_id + i, _dump_event(e)) for i, e in enumerate(events)],
+        )
+
+    def events(
+        self, arn: str, offset: int, limit: int, *, reverse: bool
+    ) -> list[tuple[int, rules.HistoryEvent]]:
+        order = "DESC" if reverse else "ASC"
+        rows = self._db.execute(
+            f"SELECT event_id, data FROM events WHERE arn = ? ORDER BY event_id {order}"
+            " LIMIT ? OFFSET ?",
+            (arn, limit, offset),
+        )
+        return [(event_id, _load_event(data)) for event_id, data in rows]
+
+    def client_token(self, arn: str, token: str) -> StoredToken | None:
+        row = self._db.execute(
+            "SELECT fingerprint, expires_ms, response FROM client_tokens"
+            " WHERE arn = ? AND client_token = ?",
+            (arn, token),
+        ).fetchone()
+        return None if row is None else StoredToken(row[0], row[1], row[2])
+
+    def put_client_token(self, arn: str, token: str, stored: StoredToken) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO client_tokens VALUES (?, ?, ?, ?, ?)",
+            (arn, token, stored.fingerprint, stored.expires_ms, stored.response),
+        )
+
+    def add_chained_invoke(self, request: ChainedInvokeRequest) -> None:
+        self._db.execute(
+            "INSERT INTO chained_invokes (arn, op_id, function_name, tenant_id, input_payload,"
+            " target_arn) VALUES (?, ?, ?, ?, ?, ?)",
+            (request.arn, request.op_id, request.function_name, request.tenant_id,
+             request.input_payload, request.target_arn),
+        )
+
+    def chained_invokes(self, arn: str | None) -> list[tuple[ChainedInvokeRequest, Operation]]:
+        rows = self._db.execute(
+            "SELECT c.arn, c.op_id, c.function_name, c.input_payload, c.target_arn,"
+            " c.tenant_id, o.data FROM chained_invokes c"
+            " JOIN operations o ON o.arn = c.arn AND o.id = c.op_id"
+            " JOIN executions e ON e.arn = c.arn"
+            " WHERE (?1 IS NULL OR c.arn = ?1) AND e.status = 'RUNNING' ORDER BY o.seq",
+            (arn,),
+        )
+        return [(ChainedInvokeRequest(*row[:6]), _load_op(row[6])) for row in rows]
+
+
+_store_check: type[Store] = SqliteStore

@@ -41,6 +41,7 @@ from durable_backend.local import (
     DurableExecutionAlreadyStartedError,
     LocalBackend,
     ManualClock,
+    MemoryStore,
 )
 
 A = OperationAction
@@ -76,10 +77,15 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-@pytest.fixture
-def backend(clock: ManualClock) -> Iterator[LocalBackend]:
-    with LocalBackend(clock=clock) as b:
-        yield b
+@pytest.fixture(params=["sqlite", "memory"])
+def backend(request: pytest.FixtureRequest, clock: ManualClock) -> Iterator[LocalBackend]:
+    """The service over each store: SQLite (in memory) and the plain-dict ``MemoryStore``."""
+    if request.param == "memory":
+        with LocalBackend(store=MemoryStore(), clock=clock) as b:
+            yield b
+    else:
+        with LocalBackend(clock=clock) as b:
+            yield b
 
 
 @pytest.fixture(params=["sync", "async"])

@@ -283,8 +283,9 @@ def test_disk_full_through_the_api_then_resume(tmp_path: Path) -> None:
     db = tmp_path / "local.db"
     log = tmp_path / "steps.log"
     backend = LocalBackend(db)
-    (pages,) = backend._conn.execute("PRAGMA page_count").fetchone()
-    backend._conn.execute(f"PRAGMA max_page_count = {pages + 40}")  # SQLITE_FULL past that
+    (pages,) = backend.store.connection.execute("PRAGMA page_count").fetchone()
+    # SQLite's own page limit: writes past it fail with SQLITE_FULL, as on a full disk.
+    backend.store.connection.execute(f"PRAGMA max_page_count = {pages + 40}")
     runner = LocalRunner(backend, time_skipping=False)
     event = {"log": str(log), "steps": 30, "size": 20_000}
     with pytest.raises(StorageFullError, match="disk is full"):

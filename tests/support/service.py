@@ -1,7 +1,7 @@
 """The local service in memory, with the controls engine tests need.
 
 ``MemoryBackend`` is not a second emulation of the service: every rule, transition, token and
-history event comes from ``LocalBackend`` (an in-memory SQLite one on a ``ManualClock``). This
+history event comes from ``LocalBackend`` (over a ``MemoryStore``, on a ``ManualClock``). This
 front adds only what a test drives the service with: a record of every data-plane call, faults
 injected into the next checkpoint, a clock to move, and a loop that plays Lambda with a plain
 ``handler(event, context)`` callable. Its ``async_`` view serves ``AsyncDurableBackend`` over
@@ -25,7 +25,7 @@ from durable_backend._backend import (
 )
 from durable_backend._codec import from_wire
 from durable_backend._errors import DurableError
-from durable_backend.local import LocalBackend, ManualClock
+from durable_backend.local import LocalBackend, ManualClock, MemoryStore
 from durable_backend.local import _rules as rules
 
 DEFAULT_START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -70,7 +70,8 @@ class MemoryBackend:
     ) -> None:
         self.clock = ManualClock(start)
         self.service = LocalBackend(
-            clock=self.clock, execution_timeout_seconds=execution_timeout_seconds
+            store=MemoryStore(), clock=self.clock,
+            execution_timeout_seconds=execution_timeout_seconds,
         )
         self.page_size = page_size
         self.calls: list[CheckpointCall | StateCall] = []
