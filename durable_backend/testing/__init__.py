@@ -28,6 +28,7 @@ from durable_backend.testing._histories import (
     operations_from_events,
 )
 from durable_backend.testing._kit import (
+    UnknownNameError,
     Workflow,
     WorkflowAssertionError,
     WorkflowResult,
@@ -55,6 +56,7 @@ __all__ = [
     "Replayer",
     "StateCall",
     "StubbingContext",
+    "UnknownNameError",
     "Workflow",
     "WorkflowAssertionError",
     "WorkflowResult",

@@ -7,12 +7,13 @@ service), with time skipping, so a test of a workflow that waits for a day takes
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Generic, TypeVar, cast, overload
 
 from attrs import frozen
 
@@ -27,6 +28,7 @@ from durable_backend._models import (
     Operation,
     OperationAction,
 )
+from durable_backend._serdes import SerDesContext
 from durable_backend.local import _rules as rules
 from durable_backend.local._backend import ChainedInvokeRequest
 from durable_backend.local._recording import CheckpointCall
@@ -40,12 +42,21 @@ from durable_backend.local._runner import (
 from durable_backend.testing._probe import AsyncReplayProbe, ReplayProbe, ReplayProbeError
 from durable_backend.testing._stubs import stubbed
 
+O = TypeVar("O")  # noqa: E741 - the workflow's output
+
 
 class WorkflowAssertionError(AssertionError):
     """A kit assertion failed; the message says what was expected and what happened."""
 
 
+class UnknownNameError(LookupError):
+    """A stub or callback answer names no step, invoke or callback the workflow reached:
+    usually a typo, which would otherwise pass silently (or leave the run waiting)."""
+
+
 def _encode(value: object) -> str | None:
+    """A callback answer as the text the handler receives: a string as it is (the raw text an
+    outside system sends), anything else as its JSON text."""
     if value is None or isinstance(value, str):
         return value
     return json.dumps(value)
@@ -68,12 +79,17 @@ def _reply(answer: object, argument: object) -> Reply:
     return Reply(result=_encode(answer))
 
 
+def _is_async(handler: HandlerLike) -> bool:
+    return isinstance(handler, AsyncDurableHandler) or inspect.iscoroutinefunction(handler)
+
+
 @frozen
-class WorkflowResult:
+class WorkflowResult(Generic[O]):
     """A finished (or suspended) run, with assertion helpers.
 
     ``status`` is ``RUNNING`` while the workflow waits on a callback nobody answered.
-    ``checkpoint_calls`` are the root execution's calls in order.
+    ``result`` is the handler's return value, decoded by its result serdes (``None`` unless
+    it succeeded). ``checkpoint_calls`` are the root execution's calls in order.
     """
 
     run: RunResult
@@ -88,8 +104,14 @@ class WorkflowResult:
         return self.run.status
 
     @property
-    def result(self) -> Any:
-        return self.run.result
+    def result(self) -> O | None:
+        raw = self.run.raw_result
+        if raw is None or self.status is not ExecutionStatus.SUCCEEDED:
+            return None
+        if isinstance(self.handler, DurableHandler | AsyncDurableHandler):
+            serdes = self.handler._settings.result_serdes
+            return cast(O, serdes.deserialize(raw, SerDesContext("", self.arn)))
+        return cast(O, self.run.result)
 
     @property
     def error(self) -> ErrorObject | None:
@@ -134,7 +156,7 @@ class WorkflowResult:
             if update.name == name
         ]
 
-    def assert_succeeded(self) -> Any:
+    def assert_succeeded(self) -> O:
         """Assert the execution succeeded and return its result."""
         if self.status is not ExecutionStatus.SUCCEEDED:
             raise WorkflowAssertionError(
@@ -146,7 +168,7 @@ class WorkflowResult:
                     else ""
                 )
             )
-        return self.result
+        return cast(O, self.result)
 
     def assert_failed(self, error_type: str | None = None) -> ErrorObject:
         """Assert the execution failed (with ``error_type``, if given); return the error."""
@@ -186,9 +208,7 @@ class WorkflowResult:
             event_converter,
         )
         handler = self.handler
-        is_async = isinstance(handler, AsyncDurableHandler) or inspect.iscoroutinefunction(
-            handler
-        )
+        is_async = _is_async(handler)
         probe = AsyncReplayProbe() if is_async else ReplayProbe()
         replay = _over(handler, probe)
         try:
@@ -221,13 +241,16 @@ class WorkflowResult:
             )
 
 
-def _with_stubs(handler: HandlerLike, stubs: Mapping[str, object]) -> HandlerLike:
-    """``handler`` with steps stubbed by name, keeping a decorated handler's own options."""
+def _with_stubs(
+    handler: HandlerLike, stubs: Mapping[str, object], used: set[str]
+) -> HandlerLike:
+    """``handler`` with steps stubbed by name (recorded in ``used``), keeping a decorated
+    handler's own options."""
     if not stubs:
         return handler
     if isinstance(handler, DurableHandler | AsyncDurableHandler):
-        return handler.with_function(stubbed(handler.fn, stubs))
-    return stubbed(handler, stubs)
+        return handler.with_function(stubbed(handler.fn, stubs, used))
+    return stubbed(handler, stubs, used)
 
 
 def guarded(handler: HandlerLike, guard: DeterminismGuard) -> HandlerLike:
@@ -249,15 +272,21 @@ def _over(handler: HandlerLike, probe: ReplayProbe | AsyncReplayProbe) -> Callab
     return durable_execution(backend=probe)(handler)
 
 
-class Workflow:
+class Workflow(Generic[O]):
     """One workflow under test, for runs that need a hand while suspended.
 
     ``stubs`` maps a step name to a stub (the step's value, an exception it raises, or a
     function of the step context), and an invoke's operation name or function name to a stub
     (the result, an exception, or a function of the decoded payload). ``functions`` registers
     real chained-invoke targets. ``callbacks`` answers callbacks by name (the
-    ``wait_for_callback`` name or the callback's own): a result (non-strings are sent as JSON),
-    an exception (a failure), or a function of the callback id.
+    ``wait_for_callback`` name or the callback's own): a result (a string is sent as it is, the
+    raw text the handler receives unless its callback config names a serdes; anything else as
+    its JSON text), an exception (a failure), or a function of the callback id.
+
+    A name that matches nothing is an ``UnknownNameError``: a stub no step or invoke used, once
+    the run has ended; a callback answer no callback used, once the run has ended or waits on
+    other callbacks. ``run`` in an ``async def`` test (a running event loop) with an async
+    handler is a ``RuntimeError`` that points to ``run_async`` / ``run_workflow_async``.
 
     ``strict`` arms the determinism guard: orchestration code (outside steps) that calls
     ``time.time``, ``datetime.now``, ``random.*`` or ``uuid.uuid4`` raises
@@ -278,45 +307,79 @@ class Workflow:
         self.runner = runner or LocalRunner(time_skipping=time_skipping)
         self.stubs = dict(stubs or {})
         self.callbacks = dict(callbacks or {})
-        self.handler = _with_stubs(handler, self.stubs)
+        self._used: set[str] = set()
+        self._answered: set[str] = set()
+        self.handler = _with_stubs(handler, self.stubs, self._used)
         self.guard = DeterminismGuard() if strict else None
         if self.guard is not None:
             self.handler = guarded(self.handler, self.guard)
         for name, target in (functions or {}).items():
-            self.runner.register(name, _with_stubs(target, self.stubs))
+            self.runner.register(name, _with_stubs(target, self.stubs, self._used))
         self.arn: str | None = None
 
     # ------------------------------------------------------------------ running
 
-    def run(self, input: object = None, **options: Any) -> WorkflowResult:
+    def run(self, input: object = None, **options: Any) -> WorkflowResult[O]:
         """Start the workflow with ``input`` and run it until it ends or waits on a callback
         nobody answered (then answer it and ``resume``)."""
+        self._outside_loop("run")
         self.arn = self.runner.start(self.handler, input, **options)
         return self.resume()
 
-    def resume(self) -> WorkflowResult:
+    def resume(self) -> WorkflowResult[O]:
+        self._outside_loop("resume")
         run = self.runner.resume(
             self._arn(), on_callback=self._on_callback, on_invoke=self._on_invoke
         )
         return self._result(run)
 
-    async def run_async(self, input: object = None, **options: Any) -> WorkflowResult:
+    async def run_async(self, input: object = None, **options: Any) -> WorkflowResult[O]:
         """``run`` from inside an event loop (an ``async def`` test)."""
         self.arn = self.runner.start(self.handler, input, **options)
         return await self.resume_async()
 
-    async def resume_async(self) -> WorkflowResult:
+    async def resume_async(self) -> WorkflowResult[O]:
         run = await self.runner.resume_async(
             self._arn(), on_callback=self._on_callback, on_invoke=self._on_invoke
         )
         return self._result(run)
 
-    def _result(self, run: RunResult) -> WorkflowResult:
+    def _result(self, run: RunResult) -> WorkflowResult[O]:
         """The run's result; in strict mode, the first nondeterministic call is raised even
-        if the workflow caught it."""
+        if the workflow caught it; a stub or callback name that matched nothing is an
+        ``UnknownNameError`` (see the class doc)."""
         if self.guard is not None and self.guard.violation is not None:
             raise self.guard.violation
-        return WorkflowResult(run, self.handler)
+        result: WorkflowResult[O] = WorkflowResult(run, self.handler)
+        names = sorted({op.name for op in result.operations if op.name})
+        if result.run.done:
+            unused = [name for name in self.stubs if name not in self._used]
+            if unused:
+                raise UnknownNameError(
+                    f"stubs {unused} match no step or invoke this run made; its operations "
+                    f"are named {names}"
+                )
+        unanswered = [name for name in self.callbacks if name not in self._answered]
+        if unanswered and (result.run.done or result.pending_callbacks):
+            waiting = [c.label for c in result.pending_callbacks]
+            raise UnknownNameError(
+                f"callbacks {unanswered} match no callback this run created"
+                + (f"; it waits on {waiting}" if waiting else f"; its operations are {names}")
+            )
+        return result
+
+    def _outside_loop(self, method: str) -> None:
+        """An async handler cannot run to completion from inside a running loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        if _is_async(self.handler):
+            raise RuntimeError(
+                f"Workflow.{method} (and run_workflow) cannot run an async handler inside a "
+                f"running event loop (an async def test): use `await run_workflow_async(...)` "
+                f"or `await workflow.{method}_async(...)`"
+            )
 
     # ------------------------------------------------------------------ callbacks by name
 
@@ -357,17 +420,41 @@ class Workflow:
     def _on_callback(self, pending: PendingCallback) -> Reply | None:
         for key in (pending.wait_name, pending.name):
             if key is not None and key in self.callbacks:
+                self._answered.add(key)
                 return _reply(self.callbacks[key], pending.callback_id)
         return None
 
     def _on_invoke(self, request: ChainedInvokeRequest, name: str | None) -> Reply | None:
         for key in (name, request.function_name):
             if key is not None and key in self.stubs:
+                self._used.add(key)
                 payload = json.loads(request.input_payload) if request.input_payload else None
                 return _reply(self.stubs[key], payload)
         return None
 
 
+@overload
+def run_workflow(
+    handler: DurableHandler[Any, O] | AsyncDurableHandler[Any, O],
+    input: object = None,
+    *,
+    time_skipping: bool = True,
+    stubs: Mapping[str, object] | None = None,
+    callbacks: Mapping[str, object] | None = None,
+    functions: Mapping[str, HandlerLike] | None = None,
+    strict: bool = False,
+) -> WorkflowResult[O]: ...
+@overload
+def run_workflow(
+    handler: Callable[..., Any],
+    input: object = None,
+    *,
+    time_skipping: bool = True,
+    stubs: Mapping[str, object] | None = None,
+    callbacks: Mapping[str, object] | None = None,
+    functions: Mapping[str, HandlerLike] | None = None,
+    strict: bool = False,
+) -> WorkflowResult[Any]: ...
 def run_workflow(
     handler: HandlerLike,
     input: object = None,
@@ -377,9 +464,10 @@ def run_workflow(
     callbacks: Mapping[str, object] | None = None,
     functions: Mapping[str, HandlerLike] | None = None,
     strict: bool = False,
-) -> WorkflowResult:
-    """Run ``handler`` on a fresh in-memory local backend in one call; see ``Workflow``."""
-    workflow = Workflow(
+) -> WorkflowResult[Any]:
+    """Run ``handler`` on a fresh in-memory local backend in one call; see ``Workflow``.
+    Inside an ``async def`` test use ``run_workflow_async``."""
+    workflow: Workflow[Any] = Workflow(
         handler,
         stubs=stubs,
         functions=functions,
@@ -393,6 +481,28 @@ def run_workflow(
         workflow.runner.close()
 
 
+@overload
+async def run_workflow_async(
+    handler: DurableHandler[Any, O] | AsyncDurableHandler[Any, O],
+    input: object = None,
+    *,
+    time_skipping: bool = True,
+    stubs: Mapping[str, object] | None = None,
+    callbacks: Mapping[str, object] | None = None,
+    functions: Mapping[str, HandlerLike] | None = None,
+    strict: bool = False,
+) -> WorkflowResult[O]: ...
+@overload
+async def run_workflow_async(
+    handler: Callable[..., Any],
+    input: object = None,
+    *,
+    time_skipping: bool = True,
+    stubs: Mapping[str, object] | None = None,
+    callbacks: Mapping[str, object] | None = None,
+    functions: Mapping[str, HandlerLike] | None = None,
+    strict: bool = False,
+) -> WorkflowResult[Any]: ...
 async def run_workflow_async(
     handler: HandlerLike,
     input: object = None,
@@ -402,9 +512,9 @@ async def run_workflow_async(
     callbacks: Mapping[str, object] | None = None,
     functions: Mapping[str, HandlerLike] | None = None,
     strict: bool = False,
-) -> WorkflowResult:
+) -> WorkflowResult[Any]:
     """``run_workflow`` for ``async def`` tests."""
-    workflow = Workflow(
+    workflow: Workflow[Any] = Workflow(
         handler,
         stubs=stubs,
         functions=functions,

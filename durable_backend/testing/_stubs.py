@@ -52,15 +52,17 @@ def stub_body(stub: object, original: Callable[..., Any]) -> Callable[..., Any]:
 class StubbingContext:
     """Forwards to the real ``DurableContext``/``AsyncDurableContext``; stubs named steps."""
 
-    def __init__(self, ctx: Any, stubs: Mapping[str, object]) -> None:
+    def __init__(self, ctx: Any, stubs: Mapping[str, object], used: set[str]) -> None:
         self._ctx = ctx
         self._stubs = stubs
+        self._used = used
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._ctx, name)
 
     def step(self, func: Callable[..., Any], *, name: str | None = None, **options: Any) -> Any:
         if name is not None and name in self._stubs:
+            self._used.add(name)
             func = stub_body(self._stubs[name], func)
         return self._ctx.step(func, name=name, **options)
 
@@ -81,31 +83,34 @@ class StubbingContext:
 
     def _wrap(self, func: Callable[..., Any]) -> Callable[..., Any]:
         """``func(ctx, *rest)`` called with a stubbing context; sync stays sync, async async."""
-        stubs = self._stubs
+        stubs, used = self._stubs, self._used
         if inspect.iscoroutinefunction(func):
 
             async def async_wrapper(ctx: Any, *rest: Any) -> Any:
-                return await func(StubbingContext(ctx, stubs), *rest)
+                return await func(StubbingContext(ctx, stubs, used), *rest)
 
             return _like(async_wrapper, func)
 
         def wrapper(ctx: Any, *rest: Any) -> Any:
-            return func(StubbingContext(ctx, stubs), *rest)
+            return func(StubbingContext(ctx, stubs, used), *rest)
 
         return _like(wrapper, func)
 
 
-def stubbed(fn: Callable[..., Any], stubs: Mapping[str, object]) -> Callable[..., Any]:
-    """``fn(event, ctx)`` receiving a ``StubbingContext``; same kind (sync/async), same
-    annotations, so the decorator picks the same twin and serdes."""
+def stubbed(
+    fn: Callable[..., Any], stubs: Mapping[str, object], used: set[str]
+) -> Callable[..., Any]:
+    """``fn(event, ctx)`` receiving a ``StubbingContext`` that records the stub names it uses
+    in ``used``; same kind (sync/async), same annotations, so the decorator picks the same
+    twin and serdes."""
     if inspect.iscoroutinefunction(fn):
 
         async def async_handler(event: Any, ctx: Any) -> Any:
-            return await fn(event, StubbingContext(ctx, stubs))
+            return await fn(event, StubbingContext(ctx, stubs, used))
 
         return _like(async_handler, fn)
 
     def handler(event: Any, ctx: Any) -> Any:
-        return fn(event, StubbingContext(ctx, stubs))
+        return fn(event, StubbingContext(ctx, stubs, used))
 
     return _like(handler, fn)
