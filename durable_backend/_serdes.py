@@ -256,8 +256,10 @@ def _describe(value: object) -> str:
 
 
 def _where(ctx: SerDesContext, operation_name: str | None) -> str:
-    name = f" {operation_name!r}" if operation_name else ""
-    return f"operation{name} (id {ctx.operation_id or '?'})"
+    """An operation by the name its author gave it; by id only when it has none."""
+    if operation_name:
+        return f"operation {operation_name!r}"
+    return f"unnamed operation (id {ctx.operation_id or '?'})"
 
 
 def serialize(
@@ -297,9 +299,10 @@ def deserialize(
     ctx: SerDesContext,
     *,
     operation_name: str | None = None,
+    subject: str | None = None,
 ) -> Any:
     """``serdes.deserialize`` (plain JSON when None; a missing payload is ``None``) with failures
-    as a ``SerDesError`` saying where.
+    as a ``SerDesError`` saying where (``subject``, or the operation's stored result).
     """
     if data is None:
         return None
@@ -317,6 +320,7 @@ def deserialize(
             else str(error)
         )
         raise SerDesError(
-            f"Could not deserialize the stored result of {_where(ctx, operation_name)}{target} "
+            f"Could not deserialize "
+            f"{subject or 'the stored result of ' + _where(ctx, operation_name)}{target} "
             f"with {type(serdes).__name__}: {detail}"
         ) from error

@@ -288,7 +288,9 @@ def wait_for_condition_flow(
         return scope.update(op_id, OperationType.STEP, action, sub_type, name, **fields)
 
     if state_payload is None:
-        state_payload = scope.encode(serdes, config.initial_state, op_id, "wait_for_condition")
+        state_payload = scope.encode(
+            serdes, config.initial_state, op_id, "wait_for_condition", name
+        )
     state = scope.decode(serdes, state_payload, op_id)
     if not started:
         yield scope.commit((update(OperationAction.START),), durable=False)
@@ -306,7 +308,7 @@ def wait_for_condition_flow(
     try:
         if failure is not None:
             raise failure
-        payload = scope.encode(serdes, new_state, op_id, "wait_for_condition")
+        payload = scope.encode(serdes, new_state, op_id, "wait_for_condition", name)
         decision = config.wait_strategy(scope.decode(serdes, payload, op_id), attempt)
     except Exception as error:
         yield scope.commit((update(OperationAction.FAIL, error=error_object(error)),))

@@ -116,7 +116,7 @@ class Execution:
     ) -> NonDeterministicExecutionError:
         """The error for a call that is not the recorded one; it also fails the execution."""
         error = NonDeterministicExecutionError(
-            f"Non-deterministic execution at operation {op.id}: the history has "
+            f"Non-deterministic execution: at this point the history has "
             f"{describe(op.type, op.sub_type, op.name)} but the code now calls "
             f"{describe(op_type, sub_type, name)}. Code that decides which durable "
             "operations run must behave the same on every replay."

@@ -184,7 +184,9 @@ class Scope:
     def serdes_context(self, op_id: str) -> SerDesContext:
         return SerDesContext(operation_id=op_id, durable_execution_arn=self.execution.arn)
 
-    def encode(self, serdes: SerDes[Any], value: Any, op_id: str, what: str) -> str:
+    def encode(
+        self, serdes: SerDes[Any], value: Any, op_id: str, what: str, name: str | None = None
+    ) -> str:
         payload: str | None = None
         if serdes is JSON_SERDES:
             # Plain JSON reads no context: build one only when it fails and must say where.
@@ -193,10 +195,11 @@ class Scope:
             except Exception:
                 payload = None
         if payload is None:
-            payload = serialize(serdes, value, self.serdes_context(op_id))
+            payload = serialize(serdes, value, self.serdes_context(op_id), operation_name=name)
         if what != "context" and over_payload_limit(payload):
+            label = f"{what} {name!r}" if name else f"an unnamed {what} (id {op_id})"
             raise SerDesError(
-                f"The result of {what} {op_id} serializes to {utf8_size(payload)} bytes of "
+                f"The result of {label} serializes to {utf8_size(payload)} bytes of "
                 "UTF-8, over the "
                 f"{MAX_PAYLOAD_BYTES}-byte limit for one operation. Return a smaller value, "
                 "or store the data elsewhere (S3, DynamoDB) and return a reference."
@@ -210,7 +213,11 @@ class Scope:
                 return json_decode(payload)
             except ValueError:
                 pass
-        return deserialize(serdes, payload, self.serdes_context(op_id))
+        stored = self.execution.operations.get(op_id)
+        return deserialize(
+            serdes, payload, self.serdes_context(op_id),
+            operation_name=stored.name if stored is not None else None,
+        )
 
 
 def step_flow(
@@ -274,7 +281,7 @@ def step_flow(
         else:
             reject_awaitable(fn, value)
             try:
-                payload = scope.encode(serdes, value, op_id, "step")
+                payload = scope.encode(serdes, value, op_id, "step", name)
             except SerDesError as error:
                 fail = scope.update(
                     op_id, _STEP_TYPE, OperationAction.FAIL, sub_type, name,
@@ -549,7 +556,7 @@ def child_flow(
                 durable=False,
             )
         raise child_error(error_object(error)) from error
-    payload = scope.encode(serdes, value, op_id, "context")
+    payload = scope.encode(serdes, value, op_id, "context", name)
     if not (virtual or recorded):
         succeed = context_success(scope, op_id, sub_type, name, value, payload, summary)
         yield scope.commit((succeed,), durable=False)

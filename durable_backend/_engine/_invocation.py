@@ -164,9 +164,15 @@ def invocation_flow(
         )
     try:
         user_input = deserialize(
-            input_serdes, execution.input_payload or None, _context(execution, own_id)
+            input_serdes, execution.input_payload or None, _context(execution, own_id),
+            subject="the execution's input",
         )
     except SerDesError as error:
+        if execution.input_payload in (None, "", "null"):
+            error = SerDesError(
+                f"{error}. The execution was started without an input (null) but the handler "
+                "expects one: start it with an input (the CLI: run ... --input '<json>')"
+            )
         return _finished("FAILED", error=error_object(error))
     root = Scope(execution, IdSequence(None))
     try:

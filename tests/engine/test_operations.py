@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import re
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -586,6 +587,7 @@ def test_changed_code_fails_naming_both_sides(twin: Twin) -> None:
     assert output["Error"]["ErrorType"] == "NonDeterministicExecutionError"
     message = output["Error"]["ErrorMessage"]
     assert "'charge card'" in message and "'send email'" in message
+    assert not re.search(r"[0-9a-f]{16}", message)  # names, not 64-hex operation ids
 
 
 def test_changed_operation_type_is_non_deterministic(twin: Twin) -> None:
