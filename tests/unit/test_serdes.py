@@ -190,10 +190,12 @@ def test_unserializable_value_raises_serdes_error_naming_operation_and_type() ->
     with pytest.raises(SerDesError) as caught:
         serialize(None, ORDER, CTX, operation_name="charge")
     message = str(caught.value)
-    assert "'charge'" in message and "op-7" in message
+    assert "operation 'charge'" in message and "op-7" not in message  # the name, not the id
     assert f"{__name__}.Order" in message
     assert "Annotate the function's return type" in message
     assert isinstance(caught.value.__cause__, TypeError)
+    with pytest.raises(SerDesError, match=r"unnamed operation \(id op-7\)"):
+        serialize(None, ORDER, CTX)
 
 
 def test_typed_serialize_of_wrong_value_raises_serdes_error() -> None:
