@@ -5,15 +5,20 @@ type-check as they stand. Each README block is checked as if it began with
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import durable_backend as db
 
 __all__ = [
-    "book_flight", "book_hotel", "cancel_flight", "cancel_hotel", "charge", "http_get",
+    "audit", "book_flight", "book_hotel", "cancel_flight", "cancel_hotel", "charge", "http_get",
     "notify", "read_quota", "reserve",
 ]
 
 NOTIFIED: list[str] = []
+
+
+def audit(order_id: UUID) -> None:
+    return None
 
 
 def reserve(order_id: str) -> str:

@@ -1,14 +1,17 @@
 """Every ```python block of README.md runs, and type-checks under mypy --strict and pyright.
 
 Blocks run in a fresh namespace each (after ``from tests.readme.stand_ins import *``, the
-stand-ins for the outside systems they call); a block's ``test_*`` functions are called, and
-the handlers it defines run through the testing kit with the inputs below. All blocks are
-type-checked in one mypy call and one pyright call.
+stand-ins for the outside systems they call), in a directory holding an exported history
+under ``tests/histories``, with ``user_code/`` (the user's own ``orders`` module) importable.
+A block's ``test_*`` functions are called, and the handlers it defines run through the
+testing kit with the inputs below. All blocks are type-checked in one mypy call and one
+pyright call.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -18,16 +21,19 @@ from typing import Any
 
 import pytest
 
+from durable_backend._timeline import json_default
 from durable_backend.testing import run_workflow
+from examples import order_workflow
 
 ROOT = Path(__file__).resolve().parents[2]
+USER_CODE = Path(__file__).resolve().parent / "user_code"
 PRELUDE = "from tests.readme.stand_ins import *  # noqa: F403\n"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 
 RUNS: dict[str, tuple[object, Callable[[Any], bool]]] = {
     # handler name: (input, what its result must satisfy)
     "handler": ({"order_id": "o-1", "url": "https://example.com"},
-                lambda result: bool({"receipt", "page", "status"} & set(result))),
+                lambda result: bool({"receipt", "page", "status", "order_id"} & set(result))),
     "fan_out": ({"items": [1, 2, 3]}, lambda result: result == [2, 4, 6]),
     "fan_out_async": ({"items": [1, 2, 3]}, lambda result: result == [2, 4, 6]),
     "book_trip": ({}, lambda result: result["status"] == "cancelled"),
@@ -49,8 +55,18 @@ def test_the_readme_has_python_blocks() -> None:
 
 
 @pytest.mark.parametrize(("number", "source"), list(numbered()))
-def test_block_runs(number: int, source: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_block_runs(
+    number: int, source: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # as in Lambda, for boto3.client()
+    monkeypatch.syspath_prepend(str(USER_CODE))
+    histories = tmp_path / "tests" / "histories"
+    histories.mkdir(parents=True)
+    small_order = run_workflow(order_workflow.handler, {"order_id": "o-1", "amount": 5})
+    (histories / "o-1.json").write_text(
+        json.dumps({"Events": list(small_order.history)}, default=json_default)
+    )
+    monkeypatch.chdir(tmp_path)
     module = f"readme_block_{number}"  # handlers defined here run; imported ones do not
     namespace: dict[str, Any] = {"__name__": module}
     exec(compile(PRELUDE + source, f"README.md python block {number}", "exec"), namespace)
@@ -71,7 +87,7 @@ def test_blocks_type_check(tmp_path: Path) -> None:
         path = tmp_path / f"readme_block_{number}.py"
         path.write_text(PRELUDE + source)
         files.append(str(path))
-    env_path = {"MYPYPATH": str(ROOT)}
+    env_path = {"MYPYPATH": os.pathsep.join((str(ROOT), str(USER_CODE)))}
     mypy = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental",
          "--cache-dir", str(tmp_path / ".mypy_cache"), *files],
@@ -79,7 +95,8 @@ def test_blocks_type_check(tmp_path: Path) -> None:
     )
     assert mypy.returncode == 0, mypy.stdout + mypy.stderr
     (tmp_path / "pyrightconfig.json").write_text(json.dumps(
-        {"extraPaths": [str(ROOT)], "pythonVersion": "3.11", "typeCheckingMode": "standard"}
+        {"extraPaths": [str(ROOT), str(USER_CODE)], "pythonVersion": "3.11",
+         "typeCheckingMode": "standard"}
     ))
     pyright = subprocess.run(
         [str(Path(sys.executable).parent / "pyright"), "--pythonpath", sys.executable,
@@ -90,6 +107,4 @@ def test_blocks_type_check(tmp_path: Path) -> None:
 
 
 def _env() -> dict[str, str]:
-    import os
-
     return {key: value for key, value in os.environ.items() if not key.startswith("MYPY")}

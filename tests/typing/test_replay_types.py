@@ -47,7 +47,7 @@ def check_replayer(handler: DurableHandler[Any, Any], path: Path) -> None:
     assert_type(histories_from_directory(path), list[History])
     assert_type(histories_from_aws(["arn"], function_name="orders"), list[History])
     assert_type(assert_replays(handler, "tests/histories"), list[ReplayResult])
-    assert_type(run_workflow(handler, {}, strict=True), WorkflowResult)
+    assert_type(run_workflow(handler, {}, strict=True), WorkflowResult[Any])
 
 
 def check_step_timeouts() -> None:
