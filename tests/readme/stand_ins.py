@@ -10,11 +10,19 @@ from uuid import UUID
 import durable_backend as db
 
 __all__ = [
-    "audit", "book_flight", "book_hotel", "cancel_flight", "cancel_hotel", "charge", "http_get",
-    "notify", "read_quota", "reserve",
+    "audit", "book_flight", "book_hotel", "cancel_flight", "cancel_hotel", "charge", "gateway",
+    "http_get", "notify", "read_quota", "reserve",
 ]
 
 NOTIFIED: list[str] = []
+
+
+class _Gateway:
+    def charge(self, order: str) -> str:
+        return f"charged {order}"
+
+
+gateway = _Gateway()
 
 
 def audit(order_id: UUID) -> None:

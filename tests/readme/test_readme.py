@@ -37,6 +37,7 @@ RUNS: dict[str, tuple[object, Callable[[Any], bool]]] = {
     "fan_out": ({"items": [1, 2, 3]}, lambda result: result == [2, 4, 6]),
     "fan_out_async": ({"items": [1, 2, 3]}, lambda result: result == [2, 4, 6]),
     "book_trip": ({}, lambda result: result["status"] == "cancelled"),
+    "pay": ({"order": "o-1"}, lambda result: result == "charged o-1"),
 }
 CALLBACKS = {"approve": "yes"}
 """Answers for the callbacks a block names (``name="approve"``)."""
