@@ -85,10 +85,32 @@ class OperationSubType(StrEnum):
 
 @frozen
 class ErrorObject:
+    """An error on the wire. ``message``, ``type``, ``data`` and ``from_exception`` are the
+    official SDK's spellings, so tests that read them port unchanged."""
+
     error_message: str | None = None
     error_type: str | None = None
     error_data: str | None = None
     stack_trace: tuple[str, ...] | None = None
+
+    @property
+    def message(self) -> str | None:
+        return self.error_message
+
+    @property
+    def type(self) -> str | None:
+        return self.error_type
+
+    @property
+    def data(self) -> str | None:
+        return self.error_data
+
+    @classmethod
+    def from_exception(cls, exception: BaseException) -> ErrorObject:
+        """The error as a step's failure records it."""
+        from durable_backend._engine._flows import error_object
+
+        return error_object(exception)
 
 
 @frozen

@@ -43,8 +43,32 @@ from durable_backend.testing._replayer import (
     assert_replays,
 )
 from durable_backend.testing._stubs import StubbingContext
+from durable_backend.testing._test_runner import (
+    CallbackOperation,
+    ContextOperation,
+    DurableChildContextTestRunner,
+    DurableFunctionsTestError,
+    DurableFunctionTestResult,
+    DurableFunctionTestRunner,
+    ExecutionOperation,
+    InvokeOperation,
+    Operation,
+    StepOperation,
+    WaitOperation,
+)
 
 __all__ = [
+    "CallbackOperation",
+    "ContextOperation",
+    "DurableChildContextTestRunner",
+    "DurableFunctionTestResult",
+    "DurableFunctionTestRunner",
+    "DurableFunctionsTestError",
+    "ExecutionOperation",
+    "InvokeOperation",
+    "Operation",
+    "StepOperation",
+    "WaitOperation",
     "CheckpointCall",
     "Divergence",
     "History",
