@@ -28,6 +28,4 @@ def check(runner: DurableFunctionTestRunner) -> None:
     assert_type(runner.run_async("{}"), str)
     assert_type(runner.wait_for_callback("arn", name="x"), str)
 
-
-with DurableFunctionTestRunner(handler=handler) as runner:
-    check(runner)
+    assert_type(DurableFunctionTestRunner(handler=handler), DurableFunctionTestRunner)
