@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 import durable_backend as db
+from durable_backend.backend import ExecutionStatus
 from durable_backend.testing import UnknownNameError, Workflow, run_workflow, run_workflow_async
 
 
@@ -39,7 +40,7 @@ def test_a_callback_answer_that_matches_no_callback_is_an_error() -> None:
                              r"it waits on \['human'\]"):
         run_workflow(approve, callbacks={"hum": "ok"})
     # Unanswered but correctly named callbacks simply leave the run waiting.
-    assert run_workflow(approve).status is db.ExecutionStatus.RUNNING
+    assert run_workflow(approve).status is ExecutionStatus.RUNNING
 
 
 def test_callback_answers_are_the_raw_text_sent() -> None:
