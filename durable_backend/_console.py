@@ -86,15 +86,8 @@ class LocalSource:
             yield backend
 
     def executions(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
         with self._open(read_only=True) as backend:
-            marker = ""
-            while True:
-                page = backend.list_executions(max_items=_PAGE, marker=marker)
-                rows.extend(page["DurableExecutions"])
-                marker = page.get("NextMarker") or ""
-                if not marker:
-                    return rows
+            return _every_page(backend.list_executions)
 
     def timeline(self, arn: str) -> dict[str, Any]:
         with self._open(read_only=True) as backend:
@@ -172,15 +165,8 @@ class AwsSource:
         return f"AWS, functions {', '.join(self.functions)}"
 
     def executions(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        for function in self.functions:
-            marker = ""
-            while True:
-                page = self._executions.list_executions(function, marker=marker, max_items=_PAGE)
-                rows.extend(page["DurableExecutions"])
-                marker = page.get("NextMarker") or ""
-                if not marker:
-                    break
+        rows = [row for function in self.functions
+                for row in _every_page(self._executions.list_executions, function)]
         return sorted(rows, key=lambda row: str(row.get("StartTimestamp")), reverse=True)
 
     def timeline(self, arn: str) -> dict[str, Any]:
@@ -201,6 +187,20 @@ class AwsSource:
 
     def stop(self, arn: str) -> None:
         self._executions.stop_execution(arn)
+
+
+def _every_page(
+    list_executions: Callable[..., dict[str, Any]], *args: str
+) -> list[dict[str, Any]]:
+    """Every row of a ``list_executions`` (local or AWS), following ``NextMarker``."""
+    rows: list[dict[str, Any]] = []
+    marker = ""
+    while True:
+        page = list_executions(*args, marker=marker, max_items=_PAGE)
+        rows.extend(page["DurableExecutions"])
+        marker = page.get("NextMarker") or ""
+        if not marker:
+            return rows
 
 
 def _function_of(summary: Mapping[str, Any]) -> str:
