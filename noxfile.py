@@ -18,7 +18,8 @@ ARTIFACT = Path(__file__).parent / ".nox" / "sam-build"
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    session.install("-e", ".[test]")
+    # the README test type-checks every README block with mypy and pyright
+    session.install("-e", ".[test,typecheck]")
     session.run("pytest", *session.posargs)
 
 
