@@ -14,42 +14,41 @@ from uuid import UUID
 
 from attrs import frozen
 
-from durable_backend._annotations import reject_coroutine_function, return_annotation
+from durable_backend._annotations import reject_coroutine_function
 from durable_backend._batch import BatchResult
 from durable_backend._config import (
     CallbackConfig,
     ChildConfig,
     InvokeConfig,
     MapConfig,
-    ParallelBranch,
     ParallelConfig,
     StepConfig,
     WaitForCallbackConfig,
     WaitForConditionConfig,
 )
-from durable_backend._determinism import orchestration_body, step_body
 from durable_backend._drive import AsyncRuntime, Runtime
-from durable_backend._duration import Duration, duration_seconds
+from durable_backend._duration import Duration
 from durable_backend._engine import (
-    Batch,
+    CallbackRequest,
+    ChildRequest,
     Flow,
+    InvokeRequest,
+    MapRequest,
+    NowRequest,
+    ParallelRequest,
+    Request,
     Scope,
-    batch_flow,
+    StartedCallback,
+    StepRequest,
+    WaitForCallbackRequest,
+    WaitForConditionRequest,
+    WaitRequest,
+    begin,
     callback_result_flow,
-    child_flow,
-    create_callback_flow,
     draw_float,
     draw_uuid,
-    invoke_flow,
-    now_flow,
-    step_flow,
-    wait_flow,
-    wait_for_callback_flow,
-    wait_for_condition_flow,
 )
 from durable_backend._logger import Logger, LoggerSlot, context_logger, operation_logger
-from durable_backend._models import OperationSubType
-from durable_backend._serdes import BATCH_SERDES, JSON_SERDES, SerDes, serdes_for, serialize
 from durable_backend.types import (
     LoggerInterface,
     StepContext,
@@ -63,16 +62,6 @@ S = TypeVar("S")
 T1 = TypeVar("T1")
 T2 = TypeVar("T2")
 T3 = TypeVar("T3")
-
-_DEFAULT_STEP = StepConfig()
-_DEFAULT_CALLBACK = CallbackConfig()
-_DEFAULT_WAIT_FOR_CALLBACK = WaitForCallbackConfig()
-
-
-def _resolve_name(name: str | None, func: Callable[..., Any]) -> str | None:
-    """An explicit name, else the one a ``durable_*`` decorator recorded on ``func``."""
-    return name or getattr(func, "_original_name", None)
-
 
 @frozen
 class ExecutionContext:
@@ -137,145 +126,29 @@ class _Shell:
     def execution_context(self) -> ExecutionContext:
         return ExecutionContext(self._scope.execution.arn)
 
-    def _called(self, what: str, name: str | None) -> str:
-        """The next operation id, noted as called until its flow starts: an async call whose
-        awaitable is dropped never starts, and the engine then fails the invocation."""
-        scope = self._scope
-        op_id = scope.ids.next()
-        scope.execution.called(op_id, what, name)
-        return op_id
+    def _begin(self, request: Request) -> Flow:
+        """The one construction path of both twins: the engine's flow for ``request``."""
+        return begin(self._scope, request)
 
-    def _step_flow(
+    def _step(
         self, func: Callable[..., Any], name: str | None, config: StepConfig | None
     ) -> Flow:
-        scope = self._scope
-        config = config or _DEFAULT_STEP
-        return step_flow(
-            scope,
-            self._called("step", name),
-            _resolve_name(name, func),
-            step_body(func),
-            config,
-            self._make_step_context,
-            serdes_for(return_annotation(func), config.serdes),
-        )
+        return begin(self._scope, StepRequest(func, name, config, self._make_step_context))
 
-    def _wait_flow(self, duration: Duration | timedelta | int, name: str | None) -> Flow:
-        seconds = duration_seconds(duration, what="wait duration")
-        scope = self._scope
-        return wait_flow(scope, self._called("wait", name), name, seconds)
-
-    def _callback_flow(self, name: str | None, config: CallbackConfig | None) -> tuple[Flow, str]:
-        scope = self._scope
-        op_id = self._called("create_callback", name)
-        return create_callback_flow(scope, op_id, name, config or _DEFAULT_CALLBACK), op_id
-
-    def _wait_for_callback_flow(
+    def _wait_for_callback(
         self,
         submitter: Callable[..., Any],
         name: str | None,
         config: WaitForCallbackConfig | None,
     ) -> Flow:
-        scope = self._scope
-        config = config or _DEFAULT_WAIT_FOR_CALLBACK
-        return wait_for_callback_flow(
-            scope,
-            self._called("wait_for_callback", name),
-            _resolve_name(name, submitter),
-            step_body(submitter),
-            config,
-            StepConfig(retry_strategy=config.retry_strategy),
-            self._make_submitter_context,
-        )
+        request = WaitForCallbackRequest(submitter, name, config, self._make_submitter_context)
+        return begin(self._scope, request)
 
-    def _invoke_flow(
-        self,
-        function_name: str,
-        payload: object,
-        name: str | None,
-        config: InvokeConfig[Any, Any] | None,
+    def _wait_for_condition(
+        self, check: Callable[..., Any], config: WaitForConditionConfig[Any], name: str | None
     ) -> Flow:
-        if not isinstance(function_name, str) or not function_name:
-            raise TypeError(f"invoke needs a function name (str), got {function_name!r}")
-        scope = self._scope
-        op_id = scope.ids.next()
-        config = config or InvokeConfig()
-        encoded = serialize(
-            config.serdes_payload or JSON_SERDES, payload, scope.serdes_context(op_id)
-        )
-        scope.execution.called(op_id, "invoke", name)
-        return invoke_flow(
-            scope,
-            op_id,
-            name,
-            function_name,
-            encoded,
-            config.tenant_id,
-            config.serdes_result or JSON_SERDES,
-        )
-
-    def _child_flow(
-        self, func: Callable[..., Any], name: str | None, config: ChildConfig[Any] | None
-    ) -> Flow:
-        scope = self._scope
-        config = config or ChildConfig()
-        return child_flow(
-            scope,
-            self._called("run_in_child_context", name),
-            _resolve_name(name, func),
-            config.sub_type or OperationSubType.RUN_IN_CHILD_CONTEXT.value,
-            orchestration_body(func),
-            serdes_for(return_annotation(func), config.serdes),
-            config.summary_generator,
-            in_branch=scope.in_branch,
-            virtual=config.is_virtual,
-        )
-
-
-    def _map_flow(
-        self,
-        items: Sequence[Any],
-        func: Callable[..., Any],
-        name: str | None,
-        config: MapConfig[Any] | None,
-    ) -> Flow:
-        config = config or MapConfig()
-        items = list(items)
-        namer = config.item_namer
-        func = orchestration_body(func)
-
-        def branch(index: int) -> tuple[str | None, Callable[[Any], Any]]:
-            item = items[index]
-            own_name = namer(item, index) if namer is not None else None
-            return own_name, lambda ctx: func(ctx, item, index, items)
-
-        return self._batch_flow(
-            self._called("map", name), _resolve_name(name, func), config, OperationSubType.MAP,
-            OperationSubType.MAP_ITERATION, "map-item-", len(items), branch,
-        )
-
-    def _parallel_flow(
-        self,
-        branches: Sequence[Callable[..., Any]],
-        name: str | None,
-        config: ParallelConfig | None,
-    ) -> Flow:
-        named = [
-            (
-                branch.name if isinstance(branch, ParallelBranch) else None,
-                orchestration_body(branch),
-            )
-            for branch in branches
-        ]
-        return self._batch_flow(
-            self._called("parallel", name), name, config or ParallelConfig(),
-            OperationSubType.PARALLEL, OperationSubType.PARALLEL_BRANCH, "parallel-branch-",
-            len(named), named.__getitem__,
-        )
-
-    def _now_flow(self) -> Flow:
-        scope = self._scope
-        return now_flow(scope, self._called("now", None))
+        request = WaitForConditionRequest(check, config, name, self._make_check_context)
+        return begin(self._scope, request)
 
     def _draw(self) -> tuple[str, str | None, int]:
         """The key of this context's next replay-safe random draw, taken at call time."""
@@ -283,80 +156,24 @@ class _Shell:
         scope = self._scope
         return scope.execution.arn, scope.ids.prefix, self._draws
 
-    def _batch_flow(
-        self,
-        op_id: str,
-        name: str | None,
-        config: MapConfig[Any] | ParallelConfig,
-        sub_type: OperationSubType,
-        item_sub_type: OperationSubType,
-        name_prefix: str,
-        count: int,
-        branch: Callable[[int], tuple[str | None, Callable[..., Any]]],
-    ) -> Flow:
-        """``serdes`` writes the whole BatchResult and, without ``item_serdes``, each item."""
-        batch = Batch(
-            sub_type=sub_type.value,
-            item_sub_type=item_sub_type.value,
-            name_prefix=name_prefix,
-            count=count,
-            branch=branch,
-            completion=config.completion_config,
-            max_concurrency=config.max_concurrency,
-            nesting=config.nesting_type,
-            serdes=config.serdes or BATCH_SERDES,
-            item_serdes=config.item_serdes or config.serdes or JSON_SERDES,
-            summary=config.summary_generator,
-        )
-        return batch_flow(self._scope, op_id, name, batch)
-
-    def _wait_for_condition_flow(
-        self,
-        check: Callable[..., Any],
-        config: WaitForConditionConfig[Any],
-        name: str | None,
-    ) -> Flow:
-        if not isinstance(config, WaitForConditionConfig):
-            raise TypeError(
-                f"wait_for_condition needs a WaitForConditionConfig, got {type(config).__name__}"
-            )
-        scope = self._scope
-        return wait_for_condition_flow(
-            scope,
-            self._called("wait_for_condition", name),
-            name,
-            step_body(check),
-            config,
-            self._make_check_context,
-        )
-
 
 R = TypeVar("R", Runtime, AsyncRuntime)
+_NOW = NowRequest()
 
 
 class _CallbackHandle(Generic[R]):
     """What both callback twins hold: the started operation and how to read its answer."""
 
-    __slots__ = ("_name", "_runtime", "_scope", "_serdes", "callback_id", "operation_id")
+    __slots__ = ("_runtime", "_started", "callback_id", "operation_id")
 
-    def __init__(
-        self,
-        runtime: R,
-        scope: Scope,
-        operation_id: str,
-        callback_id: str,
-        name: str | None,
-        serdes: SerDes[Any] | None,
-    ) -> None:
+    def __init__(self, runtime: R, started: StartedCallback) -> None:
         self._runtime: R = runtime
-        self._scope = scope
-        self.operation_id = operation_id
-        self.callback_id = callback_id
-        self._name = name
-        self._serdes = serdes
+        self._started = started
+        self.operation_id = started.operation_id
+        self.callback_id = started.callback_id
 
     def _result_flow(self) -> Flow:
-        return callback_result_flow(self._scope, self.operation_id, self._name, self._serdes)
+        return callback_result_flow(self._started)
 
 
 class Callback(_CallbackHandle[Runtime], Generic[T]):
@@ -399,12 +216,12 @@ class DurableContext(_Shell):
     ) -> T:
         """Run ``func`` once (per retry), checkpoint its result, and replay it afterwards."""
         reject_coroutine_function(func, "step")
-        result: T = self._runtime.drive(self._step_flow(func, name, config))
+        result: T = self._runtime.drive(self._step(func, name, config))
         return result
 
     def wait(self, duration: Duration | timedelta | int, name: str | None = None) -> None:
         """Suspend for ``duration`` (at least 1 s) without paying for the time."""
-        self._runtime.drive(self._wait_flow(duration, name))
+        self._runtime.drive(self._begin(WaitRequest(duration, name)))
 
     @overload
     def create_callback(self, name: str | None = None, config: None = None) -> Callback[str]: ...
@@ -416,10 +233,10 @@ class DurableContext(_Shell):
         self, name: str | None = None, config: CallbackConfig | None = None
     ) -> Callback[Any]:
         """Start a callback and return its handle; ``result()`` suspends until it is answered."""
-        flow, op_id = self._callback_flow(name, config)
-        callback_id: str = self._runtime.drive(flow)
-        serdes = config.serdes if config is not None else None
-        return Callback(self._runtime, self._scope, op_id, callback_id, name, serdes)
+        started: StartedCallback = self._runtime.drive(
+            self._begin(CallbackRequest(name, config))
+        )
+        return Callback(self._runtime, started)
 
     def wait_for_callback(
         self,
@@ -429,7 +246,7 @@ class DurableContext(_Shell):
     ) -> Any:
         """Create a callback, run ``submitter(callback_id, ctx)`` as a step, await the answer."""
         reject_coroutine_function(submitter, "wait_for_callback")
-        return self._runtime.drive(self._wait_for_callback_flow(submitter, name, config))
+        return self._runtime.drive(self._wait_for_callback(submitter, name, config))
 
     @overload
     def invoke(
@@ -451,7 +268,9 @@ class DurableContext(_Shell):
         config: InvokeConfig[Any, Any] | None = None,
     ) -> Any:
         """Start another durable function and suspend until it finishes; return its result."""
-        return self._runtime.drive(self._invoke_flow(function_name, payload, name, config))
+        return self._runtime.drive(
+            self._begin(InvokeRequest(function_name, payload, name, config))
+        )
 
     def run_in_child_context(
         self,
@@ -461,7 +280,7 @@ class DurableContext(_Shell):
     ) -> T:
         """Run ``func`` with a child context whose operations nest under one CONTEXT."""
         reject_coroutine_function(func, "run_in_child_context")
-        result: T = self._runtime.drive(self._child_flow(func, name, config))
+        result: T = self._runtime.drive(self._begin(ChildRequest(func, name, config)))
         return result
 
     def map(
@@ -473,7 +292,9 @@ class DurableContext(_Shell):
     ) -> BatchResult[T]:
         """Run ``func(ctx, item, index, items)`` for each item as its own child context."""
         reject_coroutine_function(func, "map")
-        result: BatchResult[T] = self._runtime.drive(self._map_flow(inputs, func, name, config))
+        result: BatchResult[T] = self._runtime.drive(
+            self._begin(MapRequest(inputs, func, name, config))
+        )
         return result
 
     @overload
@@ -510,7 +331,9 @@ class DurableContext(_Shell):
         """Run each branch ``branch(ctx)`` as its own child context, concurrently."""
         for branch in functions:
             reject_coroutine_function(branch, "parallel")
-        result: BatchResult[Any] = self._runtime.drive(self._parallel_flow(functions, name, config))
+        result: BatchResult[Any] = self._runtime.drive(
+            self._begin(ParallelRequest(functions, name, config))
+        )
         return result
 
     def wait_for_condition(
@@ -521,7 +344,7 @@ class DurableContext(_Shell):
     ) -> S:
         """Poll ``check(state, ctx)`` with durable waits until the wait strategy stops."""
         reject_coroutine_function(check, "wait_for_condition")
-        result: S = self._runtime.drive(self._wait_for_condition_flow(check, config, name))
+        result: S = self._runtime.drive(self._wait_for_condition(check, config, name))
         return result
 
     def now(self) -> datetime:
@@ -529,7 +352,7 @@ class DurableContext(_Shell):
 
         Costs one update that rides along with the next checkpoint, not a call of its own.
         """
-        result: datetime = self._runtime.drive(self._now_flow())
+        result: datetime = self._runtime.drive(self._begin(_NOW))
         return result
 
     def random(self) -> float:
@@ -578,12 +401,12 @@ class AsyncDurableContext(_Shell):
         config: StepConfig | None = None,
     ) -> Coroutine[Any, Any, Any]:
         """Run ``func`` (``async def`` or plain) once per retry; the id is taken now."""
-        return self._runtime.drive(self._step_flow(func, name, config))
+        return self._runtime.drive(self._step(func, name, config))
 
     def wait(
         self, duration: Duration | timedelta | int, name: str | None = None
     ) -> Coroutine[Any, Any, None]:
-        return self._runtime.drive(self._wait_flow(duration, name))
+        return self._runtime.drive(self._begin(WaitRequest(duration, name)))
 
     @overload
     def create_callback(
@@ -596,15 +419,11 @@ class AsyncDurableContext(_Shell):
     def create_callback(
         self, name: str | None = None, config: CallbackConfig | None = None
     ) -> Coroutine[Any, Any, AsyncCallback[Any]]:
-        flow, op_id = self._callback_flow(name, config)
-        return self._started_callback(flow, op_id, name, config)
+        return self._started_callback(self._begin(CallbackRequest(name, config)))
 
-    async def _started_callback(
-        self, flow: Flow, op_id: str, name: str | None, config: CallbackConfig | None
-    ) -> AsyncCallback[Any]:
-        callback_id: str = await self._runtime.drive(flow)
-        serdes = config.serdes if config is not None else None
-        return AsyncCallback(self._runtime, self._scope, op_id, callback_id, name, serdes)
+    async def _started_callback(self, flow: Flow) -> AsyncCallback[Any]:
+        started: StartedCallback = await self._runtime.drive(flow)
+        return AsyncCallback(self._runtime, started)
 
     def wait_for_callback(
         self,
@@ -612,7 +431,7 @@ class AsyncDurableContext(_Shell):
         name: str | None = None,
         config: WaitForCallbackConfig | None = None,
     ) -> Coroutine[Any, Any, Any]:
-        return self._runtime.drive(self._wait_for_callback_flow(submitter, name, config))
+        return self._runtime.drive(self._wait_for_callback(submitter, name, config))
 
     @overload
     def invoke(
@@ -633,7 +452,9 @@ class AsyncDurableContext(_Shell):
         name: str | None = None,
         config: InvokeConfig[Any, Any] | None = None,
     ) -> Coroutine[Any, Any, Any]:
-        return self._runtime.drive(self._invoke_flow(function_name, payload, name, config))
+        return self._runtime.drive(
+            self._begin(InvokeRequest(function_name, payload, name, config))
+        )
 
     @overload
     def run_in_child_context(
@@ -655,7 +476,7 @@ class AsyncDurableContext(_Shell):
         name: str | None = None,
         config: ChildConfig[Any] | None = None,
     ) -> Coroutine[Any, Any, Any]:
-        return self._runtime.drive(self._child_flow(func, name, config))
+        return self._runtime.drive(self._begin(ChildRequest(func, name, config)))
 
     @overload
     def map(
@@ -680,7 +501,9 @@ class AsyncDurableContext(_Shell):
         name: str | None = None,
         config: MapConfig[Any] | None = None,
     ) -> Coroutine[Any, Any, BatchResult[Any]]:
-        return self._runtime.drive(self._map_flow(inputs, func, name, config))
+        return self._runtime.drive(
+            self._begin(MapRequest(inputs, func, name, config))
+        )
 
     @overload
     def parallel(
@@ -716,7 +539,9 @@ class AsyncDurableContext(_Shell):
         name: str | None = None,
         config: ParallelConfig | None = None,
     ) -> Coroutine[Any, Any, BatchResult[Any]]:
-        return self._runtime.drive(self._parallel_flow(functions, name, config))
+        return self._runtime.drive(
+            self._begin(ParallelRequest(functions, name, config))
+        )
 
     def wait_for_condition(
         self,
@@ -725,11 +550,11 @@ class AsyncDurableContext(_Shell):
         config: WaitForConditionConfig[S],
         name: str | None = None,
     ) -> Coroutine[Any, Any, S]:
-        return self._runtime.drive(self._wait_for_condition_flow(check, config, name))
+        return self._runtime.drive(self._wait_for_condition(check, config, name))
 
     def now(self) -> Coroutine[Any, Any, datetime]:
         """The current time (UTC), recorded once: every replay returns the same moment."""
-        return self._runtime.drive(self._now_flow())
+        return self._runtime.drive(self._begin(_NOW))
 
     def random(self) -> Coroutine[Any, Any, float]:
         """A float in [0, 1) that every replay draws again; drawn at call time. Not for

@@ -1,11 +1,6 @@
 """The replay engine: no I/O, no asyncio, no threads; the drivers perform its effects."""
 
-from durable_backend._engine._batch_flows import (
-    Batch,
-    BatchRun,
-    batch_flow,
-    wait_for_condition_flow,
-)
+from durable_backend._engine._batch_flows import BatchRun
 from durable_backend._engine._checkpoints import (
     SLOW_BODY_SECONDS,
     CheckpointFailed,
@@ -33,35 +28,45 @@ from durable_backend._engine._execution import Execution
 from durable_backend._engine._flows import (
     Flow,
     Scope,
+    StartedCallback,
     callback_result_flow,
-    child_flow,
-    create_callback_flow,
     error_object,
-    invoke_flow,
-    step_flow,
-    wait_flow,
-    wait_for_callback_flow,
 )
 from durable_backend._engine._ids import IdSequence, operation_id
 from durable_backend._engine._invocation import MakeExecution, invocation_flow
+from durable_backend._engine._operations import begin
 from durable_backend._engine._replay import (
     Mismatch,
     OperationShape,
     ReplayExecution,
     ReplayFrontier,
 )
-from durable_backend._engine._values import draw_float, draw_uuid, now_flow
+from durable_backend._engine._requests import (
+    CallbackRequest,
+    ChildRequest,
+    InvokeRequest,
+    MapRequest,
+    NowRequest,
+    ParallelRequest,
+    Request,
+    StepRequest,
+    WaitForCallbackRequest,
+    WaitForConditionRequest,
+    WaitRequest,
+)
+from durable_backend._engine._values import draw_float, draw_uuid
 
 __all__ = [
     "SLOW_BODY_SECONDS",
     "AwaitLanding",
-    "Batch",
     "BatchRun",
     "BodyTimedOut",
     "CallCheckpoint",
     "CallEffect",
+    "CallbackRequest",
     "CheckpointFailed",
     "CheckpointQueue",
+    "ChildRequest",
     "Commit",
     "Effect",
     "Execution",
@@ -69,35 +74,37 @@ __all__ = [
     "Flow",
     "IdSequence",
     "InvocationRevoked",
+    "InvokeRequest",
     "Landed",
     "LetOthersJoin",
     "MakeExecution",
+    "MapRequest",
     "Mismatch",
+    "NowRequest",
     "OperationShape",
+    "ParallelRequest",
     "ReplayExecution",
     "ReplayFrontier",
+    "Request",
     "RunBranches",
     "RunInContext",
     "RunUserCode",
     "Scope",
+    "StartedCallback",
+    "StepRequest",
     "Suspend",
     "SuspendExecution",
-    "batch_flow",
+    "WaitForCallbackRequest",
+    "WaitForConditionRequest",
+    "WaitRequest",
+    "begin",
     "callback_result_flow",
-    "child_flow",
     "commit_flow",
-    "create_callback_flow",
     "draw_float",
     "draw_uuid",
     "error_object",
     "flush_flow",
     "invocation_flow",
-    "invoke_flow",
-    "now_flow",
     "operation_id",
     "pages_flow",
-    "step_flow",
-    "wait_flow",
-    "wait_for_callback_flow",
-    "wait_for_condition_flow",
 ]

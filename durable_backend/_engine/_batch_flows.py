@@ -26,21 +26,31 @@ from durable_backend._batch import (
 from durable_backend._config import (
     BatchItemStatus,
     CompletionConfig,
+    MapConfig,
     NestingType,
+    ParallelBranch,
+    ParallelConfig,
     SummaryGenerator,
-    WaitForConditionConfig,
 )
+from durable_backend._determinism import orchestration_body, step_body
 from durable_backend._engine._checkpoints import SuspendExecution
 from durable_backend._engine._effects import RunBranches, RunUserCode
 from durable_backend._engine._execution import Execution
 from durable_backend._engine._flows import (
+    Child,
     Flow,
     Scope,
     child_flow,
     error_object,
     reject_awaitable,
+    resolved_name,
 )
 from durable_backend._engine._ids import IdSequence
+from durable_backend._engine._requests import (
+    MapRequest,
+    ParallelRequest,
+    WaitForConditionRequest,
+)
 from durable_backend._errors import WaitForConditionError
 from durable_backend._models import (
     ErrorObject,
@@ -50,7 +60,7 @@ from durable_backend._models import (
     OperationType,
     StepOptions,
 )
-from durable_backend._serdes import JSON_SERDES, SerDes
+from durable_backend._serdes import BATCH_SERDES, JSON_SERDES, SerDes
 
 Branch = tuple[str | None, Callable[..., Any]]
 """An item's own name (None: the default ``{prefix}{index}``) and its body."""
@@ -72,6 +82,64 @@ class Batch:
     serdes: SerDes[Any]
     item_serdes: SerDes[Any]
     summary: SummaryGenerator | None
+
+    @classmethod
+    def of(
+        cls,
+        config: MapConfig[Any] | ParallelConfig,
+        kind: OperationSubType,
+        count: int,
+        branch: Callable[[int], Branch],
+    ) -> Batch:
+        """A map's or parallel's batch: ``serdes`` writes the whole BatchResult and, without
+        ``item_serdes``, each item."""
+        is_map = kind is OperationSubType.MAP
+        return cls(
+            sub_type=kind.value,
+            item_sub_type=(
+                OperationSubType.MAP_ITERATION if is_map else OperationSubType.PARALLEL_BRANCH
+            ).value,
+            name_prefix="map-item-" if is_map else "parallel-branch-",
+            count=count,
+            branch=branch,
+            completion=config.completion_config,
+            max_concurrency=config.max_concurrency,
+            nesting=config.nesting_type,
+            serdes=config.serdes or BATCH_SERDES,
+            item_serdes=config.item_serdes or config.serdes or JSON_SERDES,
+            summary=config.summary_generator,
+        )
+
+
+_DEFAULT_PARALLEL = ParallelConfig()
+
+
+def map_flow(scope: Scope, op_id: str, request: MapRequest) -> Flow:
+    """``map``: ``func(ctx, item, index, items)`` per item, each named by ``item_namer``."""
+    config: MapConfig[Any] = request.config or MapConfig()
+    items, namer = request.items, config.item_namer
+    func = orchestration_body(request.func)
+
+    def branch(index: int) -> Branch:
+        item = items[index]
+        own_name = namer(item, index) if namer is not None else None
+        return own_name, lambda ctx: func(ctx, item, index, items)
+
+    batch = Batch.of(config, OperationSubType.MAP, len(items), branch)
+    return batch_flow(scope, op_id, resolved_name(request.name, func), batch)
+
+
+def parallel_flow(scope: Scope, op_id: str, request: ParallelRequest) -> Flow:
+    """``parallel``: each branch ``branch(ctx)``; a ``ParallelBranch`` names its own."""
+    named = [
+        (branch.name if isinstance(branch, ParallelBranch) else None, orchestration_body(branch))
+        for branch in request.branches
+    ]
+    batch = Batch.of(
+        request.config or _DEFAULT_PARALLEL, OperationSubType.PARALLEL, len(named),
+        named.__getitem__,
+    )
+    return batch_flow(scope, op_id, request.name, batch)
 
 
 class BatchRun:
@@ -204,11 +272,8 @@ def batch_flow(scope: Scope, op_id: str, name: str | None, batch: Batch) -> Flow
     def body(ids: IdSequence) -> Flow:
         return _run_items(scope.execution, ids, name or op_id, batch)
 
-    return (
-        yield from child_flow(
-            scope, op_id, name, batch.sub_type, body, batch.serdes, summary, internal=True
-        )
-    )
+    child = Child(name, batch.sub_type, body, batch.serdes, summary, internal=True)
+    return (yield from child_flow(scope, op_id, child))
 
 
 def _run_items(execution: Execution, ids: IdSequence, label: str, batch: Batch) -> Flow:
@@ -221,17 +286,15 @@ def _run_items(execution: Execution, ids: IdSequence, label: str, batch: Batch) 
 
     def make_flow(index: int) -> Flow:
         own_name, body = batch.branch(index)
-        return child_flow(
-            inner,
-            item_ids[index],
+        child = Child(
             own_name if own_name is not None else f"{prefix}{index}",
             batch.item_sub_type,
             body,
             batch.item_serdes,
-            None,
             in_branch=True,
             virtual=virtual,
         )
+        return child_flow(inner, item_ids[index], child)
 
     names = None
     if batch.completion.should_complete is not None:
@@ -255,15 +318,9 @@ def _run_items(execution: Execution, ids: IdSequence, label: str, batch: Batch) 
     return run.result()
 
 
-def wait_for_condition_flow(
-    scope: Scope,
-    op_id: str,
-    name: str | None,
-    check: Callable[..., Any],
-    config: WaitForConditionConfig[Any],
-    make_check_context: Callable[[str, str | None, int], Any],
-) -> Flow:
+def wait_for_condition_flow(scope: Scope, op_id: str, request: WaitForConditionRequest) -> Flow:
     """Poll ``check(state, ctx)``; each poll that must continue is a RETRY carrying the state."""
+    name, config, check = request.name, request.config, step_body(request.check)
     sub_type = OperationSubType.WAIT_FOR_CONDITION.value
     serdes = config.serdes or JSON_SERDES
     op = scope.execution.lookup(op_id, OperationType.STEP, sub_type, name)
@@ -299,7 +356,7 @@ def wait_for_condition_flow(
     new_state: Any = None
     try:
         new_state = yield RunUserCode(
-            check, (state, make_check_context(op_id, name, attempt)), scope.execution
+            check, (state, request.context(op_id, name, attempt)), scope.execution
         )
     except Exception as error:
         failure = error

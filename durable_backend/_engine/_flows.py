@@ -12,9 +12,19 @@ import traceback
 from collections.abc import Callable, Generator
 from typing import Any, NoReturn
 
-from durable_backend._annotations import callable_name
+from attrs import frozen
+
+from durable_backend._annotations import callable_name, return_annotation
 from durable_backend._codec import utf8_size
-from durable_backend._config import CallbackConfig, StepConfig, StepSemantics
+from durable_backend._config import (
+    CallbackConfig,
+    ChildConfig,
+    InvokeConfig,
+    StepConfig,
+    StepSemantics,
+    WaitForCallbackConfig,
+)
+from durable_backend._determinism import orchestration_body, step_body
 from durable_backend._engine._checkpoints import SuspendExecution
 from durable_backend._engine._effects import (
     BodyTimedOut,
@@ -26,6 +36,14 @@ from durable_backend._engine._effects import (
 )
 from durable_backend._engine._execution import Execution
 from durable_backend._engine._ids import IdSequence
+from durable_backend._engine._requests import (
+    CallbackRequest,
+    ChildRequest,
+    InvokeRequest,
+    StepRequest,
+    WaitForCallbackRequest,
+    WaitRequest,
+)
 from durable_backend._errors import (
     CallbackError,
     CallbackExternalError,
@@ -64,6 +82,7 @@ from durable_backend._serdes import (
     deserialize,
     json_decode,
     json_encode,
+    serdes_for,
     serialize,
 )
 
@@ -72,6 +91,11 @@ Flow = Generator[Effect, Any, Any]
 _STACK_LINES = 40
 
 _DEFAULT_RETRY = RetryPresets.default()
+_DEFAULT_STEP = StepConfig()
+_DEFAULT_CALLBACK = CallbackConfig()
+_DEFAULT_CHILD: ChildConfig[Any] = ChildConfig()
+_DEFAULT_INVOKE: InvokeConfig[Any, Any] = InvokeConfig()
+_DEFAULT_WAIT_FOR_CALLBACK = WaitForCallbackConfig()
 _STEP = OperationSubType.STEP.value
 _STEP_TYPE = OperationType.STEP
 
@@ -220,16 +244,17 @@ class Scope:
         )
 
 
-def step_flow(
-    scope: Scope,
-    op_id: str,
-    name: str | None,
-    fn: Callable[..., Any],
-    config: StepConfig,
-    make_step_context: Callable[[str, str | None, int], Any],
-    serdes: SerDes[Any],
-) -> Flow:
+def resolved_name(name: str | None, func: Callable[..., Any]) -> str | None:
+    """An explicit name, else the one a ``durable_*`` decorator recorded on ``func``."""
+    return name or getattr(func, "_original_name", None)
+
+
+def step_flow(scope: Scope, op_id: str, request: StepRequest) -> Flow:
     """A step: replay its result, or run its body under its retry strategy."""
+    config = request.config or _DEFAULT_STEP
+    name = resolved_name(request.name, request.func)
+    serdes = serdes_for(return_annotation(request.func), config.serdes)
+    fn = step_body(request.func)
     execution = scope.execution
     sub_type = config.sub_type or _STEP
     op = execution.lookup(op_id, OperationType.STEP, sub_type, name)
@@ -267,7 +292,7 @@ def step_flow(
         try:
             value = yield RunUserCode(
                 fn,
-                (make_step_context(op_id, name, attempt),),
+                (request.context(op_id, name, attempt),),
                 execution,
                 timeout=(left if by_deadline else limit) if limit is not None else None,
                 deadline=left if limit is None else None,
@@ -365,8 +390,9 @@ def _timed_out(step: str, attempt: int, seconds: float, by_deadline: bool) -> St
     )
 
 
-def wait_flow(scope: Scope, op_id: str, name: str | None, seconds: int) -> Flow:
+def wait_flow(scope: Scope, op_id: str, request: WaitRequest) -> Flow:
     """A durable timer: START it, then suspend until the service finishes it."""
+    name, seconds = request.name, request.seconds
     sub_type = OperationSubType.WAIT.value
     op = scope.execution.lookup(op_id, OperationType.WAIT, sub_type, name)
     if op is None:
@@ -388,10 +414,23 @@ def wait_flow(scope: Scope, op_id: str, name: str | None, seconds: int) -> Flow:
     yield from scope.suspend(f"wait {name or op_id} for {seconds} s")
 
 
+@frozen
+class StartedCallback:
+    """A callback the service started: the id to hand out, and how to read its answer
+    (``serdes`` None: the raw string)."""
+
+    scope: Scope
+    operation_id: str
+    callback_id: str
+    name: str | None
+    serdes: SerDes[Any] | None
+
+
 def create_callback_flow(
-    scope: Scope, op_id: str, name: str | None, config: CallbackConfig
-) -> Generator[Effect, Any, str]:
+    scope: Scope, op_id: str, request: CallbackRequest
+) -> Generator[Effect, Any, StartedCallback]:
     """START a callback synchronously: the service mints the id the caller hands out."""
+    name, config = request.name, request.config or _DEFAULT_CALLBACK
     sub_type = config.sub_type or OperationSubType.CALLBACK.value
     op = scope.execution.lookup(op_id, OperationType.CALLBACK, sub_type, name)
     if op is None:
@@ -417,13 +456,12 @@ def create_callback_flow(
             f"the service did not return a CallbackId for callback {name or op_id}; "
             "the backend must echo the started CALLBACK operation in NewExecutionState"
         )
-    return details.callback_id
+    return StartedCallback(scope, op_id, details.callback_id, name, config.serdes)
 
 
-def callback_result_flow(
-    scope: Scope, op_id: str, name: str | None, serdes: SerDes[Any] | None
-) -> Flow:
+def callback_result_flow(started: StartedCallback) -> Flow:
     """The answer an external system sent, or suspend until it arrives."""
+    scope, op_id, name, serdes = started.scope, started.operation_id, started.name, started.serdes
     op = scope.execution.operations.get(op_id)
     if op is None:
         raise CallbackError(f"callback {name or op_id} was never started")
@@ -443,16 +481,22 @@ def callback_result_flow(
     yield from scope.suspend(f"callback {name or op_id} has not been answered yet")
 
 
-def invoke_flow(
-    scope: Scope,
-    op_id: str,
-    name: str | None,
-    function_name: str,
-    payload: str,
-    tenant_id: str | None,
-    result_serdes: SerDes[Any],
+def invoke_flow(scope: Scope, op_id: str, request: InvokeRequest) -> Flow:
+    """A chained invoke. Its payload is serialized now, at call time, so a value that does not
+    serialize fails the call itself, even one whose awaitable is never awaited."""
+    config = request.config or _DEFAULT_INVOKE
+    payload = serialize(
+        config.serdes_payload or JSON_SERDES, request.payload, scope.serdes_context(op_id)
+    )
+    return _invoke(scope, op_id, request, payload, config.serdes_result or JSON_SERDES)
+
+
+def _invoke(
+    scope: Scope, op_id: str, request: InvokeRequest, payload: str, result_serdes: SerDes[Any]
 ) -> Flow:
-    """A chained invoke: START it once, then suspend until the target execution ends."""
+    """START the invoke once, then suspend until the target execution ends."""
+    name, function_name = request.name, request.function_name
+    tenant_id = request.config.tenant_id if request.config is not None else None
     sub_type = OperationSubType.CHAINED_INVOKE.value
     op = scope.execution.lookup(op_id, OperationType.CHAINED_INVOKE, sub_type, name)
     if op is None:
@@ -481,19 +525,40 @@ def invoke_flow(
     yield from scope.suspend(f"invoke {name or op_id} of {function_name} is running")
 
 
-def child_flow(
-    scope: Scope,
-    op_id: str,
-    name: str | None,
-    sub_type: str,
-    body: Callable[[IdSequence], Flow] | Callable[..., Any],
-    serdes: SerDes[Any],
-    summary: Callable[[Any], str] | None,
-    *,
-    internal: bool = False,
-    in_branch: bool = False,
-    virtual: bool = False,
-) -> Flow:
+def child_context_flow(scope: Scope, op_id: str, request: ChildRequest) -> Flow:
+    """``run_in_child_context``: the user's body in a context of its own."""
+    config = request.config or _DEFAULT_CHILD
+    child = Child(
+        resolved_name(request.name, request.func),
+        config.sub_type or OperationSubType.RUN_IN_CHILD_CONTEXT.value,
+        orchestration_body(request.func),
+        serdes_for(return_annotation(request.func), config.serdes),
+        config.summary_generator,
+        in_branch=scope.in_branch,
+        virtual=config.is_virtual,
+    )
+    return child_flow(scope, op_id, child)
+
+
+@frozen
+class Child:
+    """A child context with every choice made: what the engine runs.
+
+    ``internal`` bodies are flows of our own (``wait_for_callback``, a batch), run with
+    ``yield from``; user bodies are run by the driver with a context shell of its kind.
+    """
+
+    name: str | None
+    sub_type: str
+    body: Callable[[IdSequence], Flow] | Callable[..., Any]
+    serdes: SerDes[Any]
+    summary: Callable[[Any], str] | None = None
+    internal: bool = False
+    in_branch: bool = False
+    virtual: bool = False
+
+
+def child_flow(scope: Scope, op_id: str, child: Child) -> Flow:
     """A child context: its operations nest under its id; its result is checkpointed once.
 
     Its SUCCEED/FAIL is queued, not awaited: everything inside is already durable, so a crash
@@ -501,10 +566,9 @@ def child_flow(
     context checkpoints nothing: its operations report the caller's parent, and its body runs
     again on every replay. The value returned is always the result's serdes round trip, so
     the first run returns what replay will.
-
-    ``internal`` bodies are flows of our own (``wait_for_callback``), run with ``yield from``;
-    user bodies are run by the driver with a context shell of its kind.
     """
+    name, sub_type, body, serdes = child.name, child.sub_type, child.body, child.serdes
+    virtual = child.virtual
     execution = scope.execution
     op = None
     if virtual:
@@ -528,10 +592,10 @@ def child_flow(
         ids = IdSequence(op_id)
     recorded = op is not None and op.status.is_terminal
     try:
-        if internal:
+        if child.internal:
             value = yield from body(ids)
         else:
-            value = yield RunInContext(body, Scope(execution, ids, in_branch))
+            value = yield RunInContext(body, Scope(execution, ids, child.in_branch))
         if ids.suspended is not None:  # the body caught its suspension and returned
             raise SuspendExecution(ids.suspended)
     except SuspendExecution as suspension:
@@ -558,32 +622,26 @@ def child_flow(
         raise child_error(error_object(error)) from error
     payload = scope.encode(serdes, value, op_id, "context", name)
     if not (virtual or recorded):
-        succeed = context_success(scope, op_id, sub_type, name, value, payload, summary)
+        succeed = context_success(scope, op_id, child, value, payload)
         yield scope.commit((succeed,), durable=False)
     return scope.decode(serdes, payload, op_id)
 
 
 def context_success(
-    scope: Scope,
-    op_id: str,
-    sub_type: str,
-    name: str | None,
-    value: Any,
-    payload: str,
-    summary: Callable[[Any], str] | None,
+    scope: Scope, op_id: str, child: Child, value: Any, payload: str
 ) -> OperationUpdate:
     """A context's SUCCEED. A result over the payload limit is stored as its summary (or
     nothing) and marked ``replay_children``: replay rebuilds it from the children instead."""
     options = None
     if over_payload_limit(payload):
-        payload = summary(value) if summary is not None else ""
+        payload = child.summary(value) if child.summary is not None else ""
         options = ContextOptions(replay_children=True)
     return scope.update(
         op_id,
         OperationType.CONTEXT,
         OperationAction.SUCCEED,
-        sub_type,
-        name,
+        child.sub_type,
+        child.name,
         payload=payload,
         context_options=options,
     )
@@ -596,39 +654,30 @@ def child_error(error: ErrorObject | None) -> ChildContextError:
     return child_error
 
 
-def wait_for_callback_flow(
-    scope: Scope,
-    op_id: str,
-    name: str | None,
-    submitter: Callable[..., Any],
-    callback_config: CallbackConfig,
-    step_config: StepConfig,
-    make_step_context: Callable[[str, str | None, int], Any],
-) -> Flow:
+def wait_for_callback_flow(scope: Scope, op_id: str, request: WaitForCallbackRequest) -> Flow:
     """A CONTEXT holding a callback and a submitter step; the callback's answer is its value.
 
     The config's serdes reads the answer; the context itself records it as JSON, as the
     official SDK does (a custom serdes is not run twice).
     """
+    config = request.config or _DEFAULT_WAIT_FOR_CALLBACK
+    name = resolved_name(request.name, request.submitter)
+    submitter = request.submitter
     prefix = f"{name} " if name else ""
 
     def body(ids: IdSequence) -> Flow:
         inner = Scope(scope.execution, ids, scope.in_branch)
-        callback_name = f"{prefix}create callback id"
-        callback_op = ids.next()
-        callback_id = yield from create_callback_flow(
-            inner, callback_op, callback_name, callback_config
+        started = yield from create_callback_flow(
+            inner, ids.next(), CallbackRequest(f"{prefix}create callback id", config)
+        )
+        submit = StepRequest(
+            lambda step_context: submitter(started.callback_id, step_context),
+            f"{prefix}submitter",
+            StepConfig(retry_strategy=config.retry_strategy),
+            request.context,
         )
         try:
-            yield from step_flow(
-                inner,
-                ids.next(),
-                f"{prefix}submitter",
-                lambda step_context: submitter(callback_id, step_context),
-                step_config,
-                make_step_context,
-                JSON_SERDES,
-            )
+            yield from step_flow(inner, ids.next(), submit)
         except StepError as error:
             raise CallbackSubmitterError(
                 error.message or "the callback submitter failed",
@@ -636,25 +685,11 @@ def wait_for_callback_flow(
                 error.data,
                 error.stack_trace,
             ) from error
-        return (
-            yield from callback_result_flow(
-                inner, callback_op, callback_name, callback_config.serdes
-            )
-        )
+        return (yield from callback_result_flow(started))
 
+    child = Child(name, OperationSubType.WAIT_FOR_CALLBACK.value, body, JSON_SERDES, internal=True)
     try:
-        return (
-            yield from child_flow(
-                scope,
-                op_id,
-                name,
-                OperationSubType.WAIT_FOR_CALLBACK.value,
-                body,
-                JSON_SERDES,
-                None,
-                internal=True,
-            )
-        )
+        return (yield from child_flow(scope, op_id, child))
     except ChildContextError as error:
         if isinstance(error.__cause__, CallbackError):
             raise error.__cause__ from None

@@ -22,13 +22,14 @@ from durable_backend._engine import (
     RunInContext,
     RunUserCode,
     Scope,
+    StepRequest,
     Suspend,
     SuspendExecution,
-    child_flow,
+    begin,
     commit_flow,
     invocation_flow,
-    step_flow,
 )
+from durable_backend._engine._flows import Child, child_flow
 from durable_backend._models import (
     CheckpointDurableExecutionOutput,
     CheckpointUpdatedExecutionState,
@@ -268,10 +269,8 @@ class Script:
 
 
 def handler_with_step_and_child(user_input: Any, scope: Scope) -> Any:
-    step_op = scope.ids.next()
     value = step(
-        step_flow(scope, step_op, "s", lambda _: 1, db.StepConfig(), lambda *_: None, JSON_SERDES),
-        SCRIPT[0],
+        begin(scope, StepRequest(lambda _: 1, "s", db.StepConfig(), lambda *_: None)), SCRIPT[0]
     )
 
     def body(ids: IdSequence) -> Generator[Any, Any, int]:
@@ -282,12 +281,7 @@ def handler_with_step_and_child(user_input: Any, scope: Scope) -> Any:
         child_flow(
             scope,
             scope.ids.next(),
-            "c",
-            "RunInChildContext",
-            body,
-            JSON_SERDES,
-            None,
-            internal=True,
+            Child("c", "RunInChildContext", body, JSON_SERDES, internal=True),
         ),
         SCRIPT[0],
     )
