@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -225,7 +226,9 @@ def _apply_event(
         case OperationType.STEP:
             retry = details.get("RetryDetails") or {}
             attempt = retry.get("CurrentAttempt")
-            previous = op.step_details.attempt if op.step_details else 0
+            previous = (op.step_details.attempt if op.step_details else None) or 0
+            if attempt is None and op.status is OperationStatus.PENDING:
+                attempt = previous + 1  # the retry's own events may not repeat its number
             if retry.get("NextAttemptDelaySeconds"):
                 status = OperationStatus.PENDING
             return evolve(
@@ -241,7 +244,11 @@ def _apply_event(
             return evolve(op, status=status, context_details=ContextDetails(result=result,
                                                                            error=error))
         case OperationType.WAIT:
-            return evolve(op, status=status, wait_details=WaitDetails())
+            end = details.get("ScheduledEndTimestamp")
+            if end is not None:
+                return evolve(op, status=status, wait_details=WaitDetails(
+                    scheduled_end_timestamp=event_converter.structure(end, datetime)))
+            return evolve(op, status=status, wait_details=op.wait_details or WaitDetails())
         case OperationType.CALLBACK:
             callback_id = details.get("CallbackId") or (
                 op.callback_details.callback_id if op.callback_details else None

@@ -330,7 +330,7 @@ class DurableFunctionTestRunner:
         while True:
             with self._lock:
                 events = self._runner.backend.history_events(execution_arn)
-            callback_id = _ready_callback(events, name)
+            callback_id = ready_callback(events, name)
             if callback_id is not None:
                 return callback_id
             if time.monotonic() >= deadline:
@@ -338,7 +338,7 @@ class DurableFunctionTestRunner:
             time.sleep(min(self.poll_interval, 0.05))
 
 
-def _ready_callback(events: Sequence[dict[str, Any]], name: str | None) -> str | None:
+def ready_callback(events: Sequence[dict[str, Any]], name: str | None) -> str | None:
     done = {e["Id"] for e in events if e["EventType"] in
             ("CallbackSucceeded", "CallbackFailed", "CallbackTimedOut")}
     ready: list[str] = []

@@ -6,11 +6,14 @@ the README promises and nothing else:
 
 Each module in ``official/`` is official-style code (a handler and its test against the official
 ``DurableFunctionTestRunner``), kept as text. It runs as written under the official SDK, which
-proves it is the official API, and after the rewrite under ours.
+proves it is the official API, and after the rewrite under ours: on our in-process runner
+(LocalBackend), and on AWS's emulator, where the module's ``DurableFunctionTestRunner`` is
+bound to ``EmulatorTestRunner`` and its handlers checkpoint to ``dex-local-runner`` over boto3.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import sys
@@ -18,6 +21,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.support.emulator import REGION, Emulator
+from tests.support.emulator_runner import EmulatorTestRunner
 
 OFFICIAL = Path(__file__).parent / "official"
 SOURCES = sorted(OFFICIAL.glob("*.txt"))
@@ -71,4 +77,19 @@ def test_ported_module_runs_on_durable_backend(path: Path, tmp_path: Path) -> No
 def test_module_is_official_code(path: Path, tmp_path: Path) -> None:
     pytest.importorskip("aws_durable_execution_sdk_python_testing")
     module = _load(path.read_text(), f"official_{path.stem}", tmp_path)
+    assert _run_tests(module) >= 1
+
+
+@pytest.mark.emulator
+@pytest.mark.parametrize("path", SOURCES, ids=[p.stem for p in SOURCES])
+def test_ported_module_runs_on_the_emulator(
+    path: Path, tmp_path: Path, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A handler decorated without a client uses boto3's default one: point it at the emulator.
+    for key, value in {"AWS_ENDPOINT_URL_LAMBDA": emulator.endpoint_url, "AWS_REGION": REGION,
+                       "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}.items():
+        monkeypatch.setenv(key, value)
+    module = _load(port(path.read_text()), f"emulated_{path.stem}", tmp_path)
+    assert hasattr(module, "DurableFunctionTestRunner")
+    setattr(module, "DurableFunctionTestRunner", functools.partial(EmulatorTestRunner, emulator))
     assert _run_tests(module) >= 1

@@ -41,6 +41,14 @@ ACCOUNT_ID = "123456789012"
 STARTUP_TIMEOUT_SECONDS = 30.0
 INVOCATION_WAIT_SECONDS = 15.0
 DEFAULT_OUTPUT: Mapping[str, Any] = {"Status": "SUCCEEDED", "Result": "null"}
+# The functions a handler may ``ctx.invoke`` on the emulator, in Lambda's configuration shape
+# (a durable one has a DurableConfig): the emulator takes them at start-up. Tests register a
+# handler under one of these names on the LambdaEndpoint.
+INVOKE_TARGETS: Mapping[str, Any] = {
+    "pricing": {"DurableConfig": {"ExecutionTimeout": 60}},
+    "process-payment": {"DurableConfig": {"ExecutionTimeout": 60}},
+    "lookup-price": {},
+}
 
 
 @dataclass
@@ -207,6 +215,7 @@ def emulator(
         "--store-type", "memory",
         "--log-level", "WARNING",
         "--skip-time",
+        "--function-configs", json.dumps(INVOKE_TARGETS),
     ]
     # The emulator signs its Invoke calls: it needs some credentials, and no metadata lookups.
     env = {
