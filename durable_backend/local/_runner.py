@@ -231,6 +231,7 @@ class LocalRunner:
         self.owner = lease_owner()
         self.log = CallLog()
         self._targets: dict[str, HandlerLike] = {}
+        self._timeouts: dict[str, int] = {}
         self._bound: dict[int, tuple[HandlerLike, Handler]] = {}
         self._handlers: dict[str, Handler] = {}
 
@@ -247,9 +248,14 @@ class LocalRunner:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def register(self, function_name: str, handler: HandlerLike) -> None:
-        """Make ``handler`` the target of ``ctx.invoke(function_name, ...)``."""
+    def register(
+        self, function_name: str, handler: HandlerLike, *, execution_timeout: int | None = None
+    ) -> None:
+        """Make ``handler`` the target of ``ctx.invoke(function_name, ...)``; its executions
+        time out after ``execution_timeout`` seconds (default: the backend's)."""
         self._targets[_short_name(function_name)] = handler
+        if execution_timeout is not None:
+            self._timeouts[_short_name(function_name)] = execution_timeout
 
     def bind(self, handler: HandlerLike) -> Handler:
         """The handler over this runner's backend, with its own logger and serdes options
@@ -581,6 +587,7 @@ class LocalRunner:
                 request.input_payload,
                 name=child.rsplit("/", 1)[-1],
                 arn=child,
+                timeout_seconds=self._timeouts.get(_short_name(request.function_name)),
             )
             self._handlers[child] = self.bind(target)
         summary = backend.get_execution(child)

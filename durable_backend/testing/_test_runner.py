@@ -10,8 +10,10 @@ with the official runner.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -28,7 +30,8 @@ from durable_backend._models import (
 from durable_backend._models import Operation as ServiceOperation
 from durable_backend.context import DurableContext
 from durable_backend.execution import InvocationStatus
-from durable_backend.local._runner import HandlerLike, LocalRunner, RunResult
+from durable_backend.local._backend import ChainedInvokeRequest
+from durable_backend.local._runner import HandlerLike, LocalRunner, Reply, RunResult
 
 
 class DurableFunctionsTestError(Exception):
@@ -228,6 +231,7 @@ class DurableFunctionTestRunner:
         self._answered: dict[str, threading.Event] = {}
         self._done: dict[str, threading.Event] = {}
         self._failures: dict[str, BaseException] = {}
+        self._plain: dict[str, Callable[[Any, Any], Any]] = {}
         self._closed = False
 
     def __enter__(self) -> DurableFunctionTestRunner:
@@ -243,19 +247,47 @@ class DurableFunctionTestRunner:
         self._runner.close()
 
     def register_durable_function(
-        self, function_name: str, handler: HandlerLike
+        self, function_name: str, handler: HandlerLike, execution_timeout: int | None = None
     ) -> DurableFunctionTestRunner:
-        """Make ``handler`` the durable target of ``ctx.invoke(function_name, ...)``."""
-        self._runner.register(function_name, handler)
+        """Make ``handler`` the durable target of ``ctx.invoke(function_name, ...)``: it runs
+        as its own execution, timing out after ``execution_timeout`` seconds."""
+        self._runner.register(function_name, handler, execution_timeout=execution_timeout)
         return self
+
+    def register_function(
+        self, function_name: str, handler: Callable[[Any, Any], Any]
+    ) -> DurableFunctionTestRunner:
+        """Make the plain (non-durable) ``handler`` the target of ``ctx.invoke(function_name,
+        ...)``: one call with the decoded payload (and ``None`` for the Lambda context), whose
+        return value, as JSON, is the invoke's result and whose exception is its error."""
+        self._plain[function_name] = handler
+        return self
+
+    def _invoke_plain(self, request: ChainedInvokeRequest, _: str | None) -> Reply | None:
+        name = request.function_name
+        handler = self._plain.get(name) or self._plain.get(name.split(":", 1)[0])
+        if handler is None:
+            return None
+        try:
+            payload = json.loads(request.input_payload) if request.input_payload else None
+            return Reply(result=json.dumps(handler(payload, None)))
+        except Exception as exc:
+            return Reply(error=ErrorObject.from_exception(exc))
 
     def run(
         self,
         input: str | None = None,
         execution_timeout: int | None = None,
+        timeout: int | None = None,
         function_name: str = "test-function",
         execution_name: str = "execution-name",
     ) -> DurableFunctionTestResult:
+        """Run to the end. ``timeout`` is the official runner's deprecated spelling of
+        ``execution_timeout`` (it warns, as there)."""
+        if timeout is not None and execution_timeout is None:
+            warnings.warn("timeout on run() is deprecated. Use execution_timeout instead.",
+                          DeprecationWarning, stacklevel=2)
+            execution_timeout = timeout
         timeout = execution_timeout if execution_timeout is not None else self._execution_timeout
         arn = self.run_async(input, timeout, function_name, execution_name)
         return self.wait_for_result(arn, timeout)
@@ -285,7 +317,7 @@ class DurableFunctionTestRunner:
         try:
             while not self._closed:
                 with self._lock:
-                    if self._runner.resume(arn).done:
+                    if self._runner.resume(arn, on_invoke=self._invoke_plain).done:
                         return
                 self._answered[arn].wait()
                 self._answered[arn].clear()

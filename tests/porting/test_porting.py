@@ -23,7 +23,7 @@ from types import ModuleType
 import pytest
 
 from tests.support.emulator import REGION, Emulator
-from tests.support.emulator_runner import EmulatorTestRunner
+from tests.support.emulator_runner import EmulatorTestRunner, child_context_runner
 
 OFFICIAL = Path(__file__).parent / "official"
 SOURCES = sorted(OFFICIAL.glob("*.txt"))
@@ -59,7 +59,7 @@ def _run_tests(module: ModuleType) -> int:
 
 
 def test_there_are_enough_ported_modules() -> None:
-    assert len(SOURCES) >= 12
+    assert len(SOURCES) >= 20
     for path in SOURCES:
         text = path.read_text()
         assert "aws_durable_execution_sdk_python" in text and "durable_backend" not in text
@@ -90,6 +90,10 @@ def test_ported_module_runs_on_the_emulator(
                        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}.items():
         monkeypatch.setenv(key, value)
     module = _load(port(path.read_text()), f"emulated_{path.stem}", tmp_path)
-    assert hasattr(module, "DurableFunctionTestRunner")
-    setattr(module, "DurableFunctionTestRunner", functools.partial(EmulatorTestRunner, emulator))
+    runners = {"DurableFunctionTestRunner": functools.partial(EmulatorTestRunner, emulator),
+               "DurableChildContextTestRunner": child_context_runner(emulator)}
+    bound = [name for name in runners if hasattr(module, name)]
+    assert bound, "the module uses no official test runner"
+    for name in bound:
+        setattr(module, name, runners[name])
     assert _run_tests(module) >= 1

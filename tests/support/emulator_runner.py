@@ -17,7 +17,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from durable_backend.backend import ExecutionStatus
-from durable_backend.execution import InvocationStatus
+from durable_backend.context import DurableContext
+from durable_backend.execution import InvocationStatus, durable_execution
 from durable_backend.lambda_service import ErrorObject
 from durable_backend.testing import operations_from_events
 from durable_backend.testing._test_runner import ready_callback
@@ -71,12 +72,17 @@ class EmulatorTestRunner:
     ) -> EmulatorTestRunner:
         if function_name not in INVOKE_TARGETS:
             raise AssertionError(
-                f"{function_name!r} is not a chained-invoke target of the test emulator: "
+                f"{function_name!r} is not an invoke target of the test emulator: "
                 f"add it to INVOKE_TARGETS in tests/support/emulator.py"
             )
         self._emulator.lambda_endpoint.register(function_name, handler)
         self._registered.append(function_name)
         return self
+
+    def register_function(
+        self, function_name: str, handler: Callable[..., Any]
+    ) -> EmulatorTestRunner:
+        return self.register_durable_function(function_name, handler)
 
     def run(self, input: str | None = None, execution_timeout: int | None = None,
             timeout: int | None = None, **_: Any) -> DurableFunctionTestResult:
@@ -138,3 +144,17 @@ class EmulatorTestRunner:
 
     def send_callback_heartbeat(self, callback_id: str) -> None:
         self._client.send_durable_execution_callback_heartbeat(CallbackId=callback_id)
+
+
+def child_context_runner(emulator: Emulator) -> Callable[..., EmulatorTestRunner]:
+    """``DurableChildContextTestRunner(context_function, *args, **kwargs)`` on the emulator."""
+
+    def make(context_function: Callable[..., Callable[[DurableContext], Any]], *args: Any,
+             skip_time: bool = True, **kwargs: Any) -> EmulatorTestRunner:
+        @durable_execution
+        def handler(event: Any, context: DurableContext) -> Any:
+            return context_function(*args, **kwargs)(context)
+
+        return EmulatorTestRunner(emulator, handler)
+
+    return make

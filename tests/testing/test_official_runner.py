@@ -56,3 +56,48 @@ def test_a_child_context_function_runs_on_its_own() -> None:
     assert result.status is InvocationStatus.SUCCEEDED
     assert json.loads(result.result or "null") == 15
     assert json.loads(result.get_step("price").result or "null") == 15
+
+
+@db.durable_execution
+def slow_target(event: Any, ctx: db.DurableContext) -> str:
+    ctx.wait(db.Duration.from_seconds(60), "long wait")
+    return "done"
+
+
+def rejects(event: Any, context: Any) -> None:
+    raise PermissionError(f"no access to {event['sku']}")
+
+
+@db.durable_execution
+def calls_targets(event: Any, ctx: db.DurableContext) -> dict[str, Any]:
+    outcome: dict[str, Any] = {}
+    for target in ("slow", "plain"):
+        try:
+            outcome[target] = ctx.invoke(target, {"sku": "s1"}, target)
+        except db.InvokeError as error:
+            outcome[target] = [error.error_type, error.message]
+    return outcome
+
+
+@pytest.mark.parametrize("timeout", [10, 120])
+def test_registered_targets_keep_their_timeout_and_plain_functions_their_errors(
+    timeout: int,
+) -> None:
+    with DurableFunctionTestRunner(handler=calls_targets) as runner:
+        runner.register_durable_function("slow", slow_target, execution_timeout=timeout)
+        runner.register_function("plain", rejects)
+        result = runner.run(input="{}", execution_timeout=30)
+    outcome = json.loads(result.result or "null")
+    assert outcome["plain"] == ["PermissionError", "no access to s1"]
+    if timeout < 60:
+        assert result.get_invoke("slow").status.value == "TIMED_OUT"
+    else:
+        assert outcome["slow"] == "done"
+
+
+def test_run_takes_the_deprecated_timeout_with_a_warning() -> None:
+    with DurableFunctionTestRunner(handler=slow_target) as runner, pytest.warns(
+        DeprecationWarning, match="execution_timeout"
+    ):
+        result = runner.run(input="{}", timeout=30)
+    assert json.loads(result.result or "null") == "done"
