@@ -66,7 +66,7 @@ from durable_backend._retry import (
     create_retry_strategy,
 )
 from durable_backend._saga import AsyncSaga, Compensation, Saga, SagaError
-from durable_backend._serdes import SerDes, SerDesContext
+from durable_backend._serdes import JsonValue, SerDes, SerDesContext
 from durable_backend.context import (
     durable_parallel_branch,
     durable_step,
@@ -112,6 +112,7 @@ __all__ = [
     "InvokeConfig",
     "InvokeError",
     "JitterStrategy",
+    "JsonValue",
     "MapConfig",
     "NestingType",
     "ParallelBranch",

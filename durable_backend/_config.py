@@ -13,20 +13,25 @@ import string
 from collections.abc import Callable
 from datetime import timedelta
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic
 
 from attrs import field, frozen
+from typing_extensions import TypeVar
 
 from durable_backend._duration import Duration, DurationLike, duration_seconds
 from durable_backend._errors import ValidationError, WaitForConditionError
 from durable_backend._retry import JitterStrategy, RetryStrategy
 
 if TYPE_CHECKING:
-    from durable_backend._serdes import SerDes
+    from durable_backend._serdes import JsonValue, SerDes
 
 T = TypeVar("T")
 P = TypeVar("P")
 R = TypeVar("R")
+# What a callback or an invoke returns when no serdes says otherwise: the raw string the
+# external system sent, and the invoked function's JSON result.
+CallbackResultT = TypeVar("CallbackResultT", default=str)
+InvokeResultT = TypeVar("InvokeResultT", default="JsonValue")
 E = TypeVar("E", bound=Enum)
 
 SummaryGenerator = Callable[[Any], str]
@@ -216,7 +221,7 @@ class StepConfig:
 
 
 @frozen
-class CallbackConfig:
+class CallbackConfig(Generic[CallbackResultT]):
     """``timeout`` / ``heartbeat_timeout`` of 0 (the default) mean none.
 
     ``serdes=None`` returns the raw string the external system sent, as the official SDK does.
@@ -224,7 +229,7 @@ class CallbackConfig:
 
     timeout: Duration = field(factory=Duration, converter=_timeout)
     heartbeat_timeout: Duration = field(factory=Duration, converter=_heartbeat_timeout)
-    serdes: SerDes[Any] | None = field(default=None, validator=_serdes)
+    serdes: SerDes[CallbackResultT] | None = field(default=None, validator=_serdes)
     sub_type: str | None = field(default=None, kw_only=True, validator=_sub_type)
 
     @property
@@ -237,7 +242,7 @@ class CallbackConfig:
 
 
 @frozen
-class WaitForCallbackConfig(CallbackConfig):
+class WaitForCallbackConfig(CallbackConfig[CallbackResultT]):
     """A ``CallbackConfig`` plus the retry strategy of the submitter step."""
 
     retry_strategy: RetryStrategy | None = field(
@@ -246,11 +251,11 @@ class WaitForCallbackConfig(CallbackConfig):
 
 
 @frozen
-class InvokeConfig(Generic[P, R]):
+class InvokeConfig(Generic[P, InvokeResultT]):
     """Serdes for the payload sent and the result received (JSON when None), and the tenant."""
 
     serdes_payload: SerDes[P] | None = field(default=None, validator=_serdes)
-    serdes_result: SerDes[R] | None = field(default=None, validator=_serdes)
+    serdes_result: SerDes[InvokeResultT] | None = field(default=None, validator=_serdes)
     tenant_id: str | None = None
 
 

@@ -18,8 +18,10 @@ from durable_backend._annotations import reject_coroutine_function
 from durable_backend._batch import BatchResult
 from durable_backend._config import (
     CallbackConfig,
+    CallbackResultT,
     ChildConfig,
     InvokeConfig,
+    InvokeResultT,
     MapConfig,
     ParallelConfig,
     StepConfig,
@@ -139,7 +141,7 @@ class _Shell:
         self,
         submitter: Callable[..., Any],
         name: str | None,
-        config: WaitForCallbackConfig | None,
+        config: WaitForCallbackConfig[Any] | None,
     ) -> Flow:
         request = WaitForCallbackRequest(submitter, name, config, self._make_submitter_context)
         return begin(self._scope, request)
@@ -227,10 +229,10 @@ class DurableContext(_Shell):
     def create_callback(self, name: str | None = None, config: None = None) -> Callback[str]: ...
     @overload
     def create_callback(
-        self, name: str | None = None, config: CallbackConfig | None = None
-    ) -> Callback[Any]: ...
+        self, name: str | None = None, config: CallbackConfig[CallbackResultT] | None = None
+    ) -> Callback[CallbackResultT]: ...
     def create_callback(
-        self, name: str | None = None, config: CallbackConfig | None = None
+        self, name: str | None = None, config: CallbackConfig[Any] | None = None
     ) -> Callback[Any]:
         """Start a callback and return its handle; ``result()`` suspends until it is answered."""
         started: StartedCallback = self._runtime.drive(
@@ -238,39 +240,46 @@ class DurableContext(_Shell):
         )
         return Callback(self._runtime, started)
 
+    @overload
     def wait_for_callback(
         self,
         submitter: Callable[[str, WaitForCallbackContext], object],
         name: str | None = None,
-        config: WaitForCallbackConfig | None = None,
+        config: None = None,
+    ) -> str: ...
+    @overload
+    def wait_for_callback(
+        self,
+        submitter: Callable[[str, WaitForCallbackContext], object],
+        name: str | None = None,
+        config: WaitForCallbackConfig[CallbackResultT] | None = None,
+    ) -> CallbackResultT: ...
+    def wait_for_callback(
+        self,
+        submitter: Callable[[str, WaitForCallbackContext], object],
+        name: str | None = None,
+        config: WaitForCallbackConfig[Any] | None = None,
     ) -> Any:
         """Create a callback, run ``submitter(callback_id, ctx)`` as a step, await the answer."""
         reject_coroutine_function(submitter, "wait_for_callback")
         return self._runtime.drive(self._wait_for_callback(submitter, name, config))
 
-    @overload
-    def invoke(
-        self, function_name: str, payload: object, name: str | None = None, config: None = None
-    ) -> Any: ...
-    @overload
     def invoke(
         self,
         function_name: str,
         payload: object,
         name: str | None = None,
-        config: InvokeConfig[Any, T] | None = None,
-    ) -> T: ...
-    def invoke(
-        self,
-        function_name: str,
-        payload: object,
-        name: str | None = None,
-        config: InvokeConfig[Any, Any] | None = None,
-    ) -> Any:
-        """Start another durable function and suspend until it finishes; return its result."""
-        return self._runtime.drive(
+        config: InvokeConfig[Any, InvokeResultT] | None = None,
+    ) -> InvokeResultT:
+        """Start another durable function and suspend until it finishes; return its result.
+
+        Without a ``serdes_result`` the result is ``JsonValue``, or the type the assignment
+        names (``priced: dict[str, int] = ctx.invoke(...)``), taken on trust as with JSON.
+        """
+        result: InvokeResultT = self._runtime.drive(
             self._begin(InvokeRequest(function_name, payload, name, config))
         )
+        return result
 
     def run_in_child_context(
         self,
@@ -414,10 +423,10 @@ class AsyncDurableContext(_Shell):
     ) -> Coroutine[Any, Any, AsyncCallback[str]]: ...
     @overload
     def create_callback(
-        self, name: str | None = None, config: CallbackConfig | None = None
-    ) -> Coroutine[Any, Any, AsyncCallback[Any]]: ...
+        self, name: str | None = None, config: CallbackConfig[CallbackResultT] | None = None
+    ) -> Coroutine[Any, Any, AsyncCallback[CallbackResultT]]: ...
     def create_callback(
-        self, name: str | None = None, config: CallbackConfig | None = None
+        self, name: str | None = None, config: CallbackConfig[Any] | None = None
     ) -> Coroutine[Any, Any, AsyncCallback[Any]]:
         return self._started_callback(self._begin(CallbackRequest(name, config)))
 
@@ -425,33 +434,35 @@ class AsyncDurableContext(_Shell):
         started: StartedCallback = await self._runtime.drive(flow)
         return AsyncCallback(self._runtime, started)
 
+    @overload
     def wait_for_callback(
         self,
         submitter: Callable[[str, WaitForCallbackContext], object],
         name: str | None = None,
-        config: WaitForCallbackConfig | None = None,
+        config: None = None,
+    ) -> Coroutine[Any, Any, str]: ...
+    @overload
+    def wait_for_callback(
+        self,
+        submitter: Callable[[str, WaitForCallbackContext], object],
+        name: str | None = None,
+        config: WaitForCallbackConfig[CallbackResultT] | None = None,
+    ) -> Coroutine[Any, Any, CallbackResultT]: ...
+    def wait_for_callback(
+        self,
+        submitter: Callable[[str, WaitForCallbackContext], object],
+        name: str | None = None,
+        config: WaitForCallbackConfig[Any] | None = None,
     ) -> Coroutine[Any, Any, Any]:
         return self._runtime.drive(self._wait_for_callback(submitter, name, config))
 
-    @overload
-    def invoke(
-        self, function_name: str, payload: object, name: str | None = None, config: None = None
-    ) -> Coroutine[Any, Any, Any]: ...
-    @overload
     def invoke(
         self,
         function_name: str,
         payload: object,
         name: str | None = None,
-        config: InvokeConfig[Any, T] | None = None,
-    ) -> Coroutine[Any, Any, T]: ...
-    def invoke(
-        self,
-        function_name: str,
-        payload: object,
-        name: str | None = None,
-        config: InvokeConfig[Any, Any] | None = None,
-    ) -> Coroutine[Any, Any, Any]:
+        config: InvokeConfig[Any, InvokeResultT] | None = None,
+    ) -> Coroutine[Any, Any, InvokeResultT]:
         return self._runtime.drive(
             self._begin(InvokeRequest(function_name, payload, name, config))
         )

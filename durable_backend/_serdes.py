@@ -19,7 +19,7 @@ import types
 from collections.abc import Callable
 from datetime import time
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar, cast, get_args, get_origin
+from typing import Any, Protocol, TypeAlias, TypeVar, cast, get_args, get_origin
 from uuid import UUID
 
 from attrs import frozen
@@ -34,6 +34,9 @@ from durable_backend._errors import RetryableSerDesError, SerDesError
 from durable_backend._models import ErrorObject
 
 T = TypeVar("T")
+
+JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
+"""What JSON decodes to: an invoke's result when no serdes names a richer type."""
 
 
 @frozen

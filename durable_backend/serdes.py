@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from durable_backend._serdes import JSON_SERDES, JsonSerDes, SerDes, SerDesContext
+from durable_backend._serdes import JSON_SERDES, JsonSerDes, JsonValue, SerDes, SerDesContext
 from durable_backend._serdes import deserialize as _deserialize
 from durable_backend._serdes import serialize as _serialize
 
@@ -47,6 +47,7 @@ def deserialize(
 __all__ = [
     "DEFAULT_JSON_SERDES",
     "JsonSerDes",
+    "JsonValue",
     "PassThroughSerDes",
     "SerDes",
     "SerDesContext",

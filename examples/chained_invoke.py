@@ -22,7 +22,7 @@ __all__ = ["handler", "pricing"]
 
 @db.durable_execution
 def handler(event: dict[str, Any], ctx: db.DurableContext) -> dict[str, Any]:
-    priced = ctx.invoke("pricing", {"items": event["items"]}, name="price")
+    priced: dict[str, int] = ctx.invoke("pricing", {"items": event["items"]}, name="price")
     discount = ctx.step(
         lambda _: 10 if priced["total"] >= 200 else 0, name="discount percent"
     )

@@ -20,6 +20,14 @@ class Receipt:
     total: int
 
 
+class ReceiptSerDes:
+    def serialize(self, value: Receipt, serdes_context: db.SerDesContext) -> str:
+        return str(value.total)
+
+    def deserialize(self, data: str, serdes_context: db.SerDesContext) -> Receipt:
+        return Receipt(int(data))
+
+
 def check_sync_context(ctx: db.DurableContext) -> None:
     def count(step_ctx: db.StepContext) -> int:
         return step_ctx.attempt
@@ -30,7 +38,10 @@ def check_sync_context(ctx: db.DurableContext) -> None:
 
     invoke_config: db.InvokeConfig[dict[str, int], Receipt] = db.InvokeConfig()
     assert_type(ctx.invoke("billing", {"a": 1}, config=invoke_config), Receipt)
-    assert_type(ctx.invoke("billing", {"a": 1}), Any)
+    assert_type(ctx.invoke("billing", {"a": 1}), db.JsonValue)
+    assert_type(ctx.invoke("billing", {"a": 1}, config=db.InvokeConfig(tenant_id="t")), db.JsonValue)
+    receipt_result = db.InvokeConfig[Any, Receipt](serdes_result=ReceiptSerDes())
+    assert_type(ctx.invoke("billing", {"a": 1}, config=receipt_result), Receipt)
 
     def child(child_ctx: db.DurableContext) -> list[str]:
         return [child_ctx.execution_arn]
@@ -41,8 +52,14 @@ def check_sync_context(ctx: db.DurableContext) -> None:
     assert_type(callback, db.Callback[str])
     assert_type(callback.result(), str)
     assert_type(callback.callback_id, str)
-    assert_type(ctx.create_callback(config=db.CallbackConfig(timeout=60)), db.Callback[Any])
-    assert_type(ctx.wait_for_callback(lambda callback_id, step_ctx: None), Any)
+    assert_type(ctx.create_callback(config=db.CallbackConfig(timeout=60)), db.Callback[str])
+    receipt_callback = db.CallbackConfig(serdes=ReceiptSerDes())
+    assert_type(ctx.create_callback(config=receipt_callback), db.Callback[Receipt])
+    assert_type(ctx.wait_for_callback(lambda callback_id, step_ctx: None), str)
+    wait_config = db.WaitForCallbackConfig(timeout=60)
+    assert_type(ctx.wait_for_callback(lambda callback_id, step_ctx: None, "ask", wait_config), str)
+    typed_wait = db.WaitForCallbackConfig(serdes=ReceiptSerDes())
+    assert_type(ctx.wait_for_callback(lambda callback_id, step_ctx: None, "ask", typed_wait), Receipt)
     assert_type(ctx.is_replaying(), bool)
     assert_type(ctx.execution_arn, str)
 
@@ -64,6 +81,7 @@ async def check_async_context(ctx: db.AsyncDurableContext) -> None:
 
     invoke_config: db.InvokeConfig[dict[str, int], Receipt] = db.InvokeConfig()
     assert_type(await ctx.invoke("billing", {"a": 1}, config=invoke_config), Receipt)
+    assert_type(await ctx.invoke("billing", {"a": 1}), db.JsonValue)
 
     async def child(child_ctx: db.AsyncDurableContext) -> list[str]:
         return [child_ctx.execution_arn]
@@ -77,7 +95,11 @@ async def check_async_context(ctx: db.AsyncDurableContext) -> None:
     callback = await ctx.create_callback()
     assert_type(callback, db.AsyncCallback[str])
     assert_type(await callback.result(), str)
-    assert_type(await ctx.wait_for_callback(lambda callback_id, step_ctx: None), Any)
+    assert_type(await ctx.wait_for_callback(lambda callback_id, step_ctx: None), str)
+    typed_wait = db.WaitForCallbackConfig(serdes=ReceiptSerDes())
+    assert_type(await ctx.wait_for_callback(lambda cid, step_ctx: None, config=typed_wait), Receipt)
+    typed_callback = await ctx.create_callback(config=db.CallbackConfig(serdes=ReceiptSerDes()))
+    assert_type(typed_callback, db.AsyncCallback[Receipt])
 
 
 def check_handlers() -> None:
@@ -109,3 +131,13 @@ def check_rebuilt_handlers(
 
     assert_type(handler.with_function(other), DurableHandler[str, int])
     handler.with_backend(async_backend)  # type: ignore[arg-type]
+
+
+def check_invoke_result_from_context(ctx: db.DurableContext) -> None:
+    priced: dict[str, int] = ctx.invoke("pricing", {"items": []})
+    assert_type(priced, dict[str, int])
+
+
+async def check_async_invoke_result_from_context(ctx: db.AsyncDurableContext) -> None:
+    priced: dict[str, int] = await ctx.invoke("pricing", {"items": []})
+    assert_type(priced, dict[str, int])

@@ -78,7 +78,7 @@ def check_decorators() -> None:
 def check_positional_parameters(ctx: DurableContext) -> None:
     assert_type(ctx.step(charge("o-1", 5), "charge", StepConfig()), int)
     assert_type(ctx.wait(Duration.from_seconds(5), "pause"), None)
-    assert_type(ctx.create_callback("approval", CallbackConfig(timeout=60)), Callback[Any])
+    assert_type(ctx.create_callback("approval", CallbackConfig(timeout=60)), Callback[str])
     assert_type(ctx.create_callback("approval"), Callback[str])
     invoke_config: InvokeConfig[dict[str, int], str] = InvokeConfig()
     assert_type(ctx.invoke("billing", {"a": 1}, "bill", invoke_config), str)
@@ -93,7 +93,7 @@ def check_positional_parameters(ctx: DurableContext) -> None:
         ctx.parallel([load_user(1), load_user(2)], "users", ParallelConfig()),
         BatchResult[dict[str, int]],
     )
-    assert_type(ctx.wait_for_callback(submit("t"), "ask"), Any)
+    assert_type(ctx.wait_for_callback(submit("t"), "ask"), str)
 
     def check(state: int, check_ctx: types.WaitForConditionCheckContext) -> int:
         return state + check_ctx.attempt
@@ -175,5 +175,5 @@ def check_optional_configs(
     callback_config: CallbackConfig | None,
     invoke_config: InvokeConfig[str, int] | None,
 ) -> None:
-    assert_type(ctx.create_callback("approval", callback_config), Callback[Any])
+    assert_type(ctx.create_callback("approval", callback_config), Callback[str])
     assert_type(ctx.invoke("billing", "payload", "bill", invoke_config), int)
