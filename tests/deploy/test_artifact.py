@@ -93,7 +93,7 @@ def test_artifact_holds_the_handlers_and_runtime_dependencies_only(function: str
     top = {path.name for path in root.iterdir()}
     assert top & REPOSITORY == set()
     assert {"checkout.py", "durable_backend", "boto3", "botocore", "attrs", "cattrs",
-            "tenacity"} <= top
+            "tenacity", "typing_extensions.py"} <= top
     assert "rich" not in top  # the CLI's extra is not a runtime dependency
 
 
