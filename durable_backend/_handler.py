@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
 from durable_backend._annotations import first_parameter_annotation, return_annotation
@@ -19,8 +19,11 @@ from durable_backend._context import (
 )
 from durable_backend._drive import AsyncRuntime, Runtime
 from durable_backend._engine import Execution, Flow, MakeExecution, invocation_flow
+from durable_backend._engine._instrumentation import PluginSet
 from durable_backend._protocol import DEADLINE_MARGIN_SECONDS
 from durable_backend._serdes import SerDes, serdes_for
+from durable_backend.plugin import DurableInstrumentationPluginFactory
+from durable_backend.plugin_discovery import load_configured_plugins
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -114,11 +117,15 @@ class _Handler(Generic[F, B]):
         logger: logging.Logger | None = None,
         input_serdes: SerDes[Any] | None = None,
         result_serdes: SerDes[Any] | None = None,
+        plugins: Sequence[DurableInstrumentationPluginFactory] | PluginSet | None = None,
     ) -> None:
         if backend is not None:
             _check_backend_kind(fn, backend, self._is_async)
         self.fn = fn
         self._backend: B | None = backend
+        if not isinstance(plugins, PluginSet):
+            plugins = PluginSet(load_configured_plugins(plugins))
+        self._plugins = plugins
         self._options = (logger, input_serdes, result_serdes)
         self._settings = _Settings(fn, logger, input_serdes, result_serdes)
         self.__wrapped__ = fn
@@ -138,7 +145,8 @@ class _Handler(Generic[F, B]):
     def _rebuilt(self, fn: F, backend: B | None) -> Self:
         logger, input_serdes, result_serdes = self._options
         return type(self)(
-            fn, backend, logger=logger, input_serdes=input_serdes, result_serdes=result_serdes
+            fn, backend, logger=logger, input_serdes=input_serdes, result_serdes=result_serdes,
+            plugins=self._plugins,
         )
 
     def _invocation(
@@ -153,6 +161,8 @@ class _Handler(Generic[F, B]):
             settings.result_serdes,
             make_execution,
             time_left(lambda_context),
+            plugins=self._plugins,
+            request_id=getattr(lambda_context, "aws_request_id", None),
         )
 
 
@@ -167,9 +177,11 @@ class DurableHandler(_Handler[Callable[[I, DurableContext], O], DurableBackend],
         logger: logging.Logger | None = None,
         input_serdes: SerDes[I] | None = None,
         result_serdes: SerDes[O] | None = None,
+        plugins: Sequence[DurableInstrumentationPluginFactory] | PluginSet | None = None,
     ) -> None:
         super().__init__(
-            fn, backend, logger=logger, input_serdes=input_serdes, result_serdes=result_serdes
+            fn, backend, logger=logger, input_serdes=input_serdes, result_serdes=result_serdes,
+            plugins=plugins,
         )
 
     @property
@@ -210,9 +222,11 @@ class AsyncDurableHandler(
         logger: logging.Logger | None = None,
         input_serdes: SerDes[I] | None = None,
         result_serdes: SerDes[O] | None = None,
+        plugins: Sequence[DurableInstrumentationPluginFactory] | PluginSet | None = None,
     ) -> None:
         super().__init__(
-            fn, backend, logger=logger, input_serdes=input_serdes, result_serdes=result_serdes
+            fn, backend, logger=logger, input_serdes=input_serdes, result_serdes=result_serdes,
+            plugins=plugins,
         )
 
     @property
@@ -266,6 +280,7 @@ def durable_execution(
     logger: logging.Logger | None = None,
     input_serdes: SerDes[Any] | None = None,
     result_serdes: SerDes[Any] | None = None,
+    plugins: list[DurableInstrumentationPluginFactory] | None = None,
 ) -> _Decorator: ...
 def durable_execution(
     func: Callable[..., Any] | None = None,
@@ -275,11 +290,14 @@ def durable_execution(
     logger: logging.Logger | None = None,
     input_serdes: SerDes[Any] | None = None,
     result_serdes: SerDes[Any] | None = None,
+    plugins: list[DurableInstrumentationPluginFactory] | None = None,
 ) -> Any:
     """Make ``func(event, ctx)`` a durable Lambda handler; bare or with options.
 
     ``boto3_client`` is the ``lambda`` client the real backend calls (as in the official SDK);
     ``backend`` replaces the real backend altogether (a ``LocalBackend``, a fake).
+    ``plugins`` are instrumentation plugin factories (``durable_backend.plugin``); those the
+    ``DURABLE_EXECUTION_PLUGINS`` environment variable names are added after them.
     """
     if boto3_client is not None and backend is not None:
         raise TypeError(
@@ -290,6 +308,7 @@ def durable_execution(
         "logger": logger,
         "input_serdes": input_serdes,
         "result_serdes": result_serdes,
+        "plugins": PluginSet(load_configured_plugins(plugins)),
     }
     decorator = _Decorator(backend, options, boto3_client)
     return decorator if func is None else decorator(func)

@@ -46,6 +46,7 @@ from durable_backend._engine._flows import (
     resolved_name,
 )
 from durable_backend._engine._ids import IdSequence
+from durable_backend._engine._instrumentation import reported
 from durable_backend._engine._requests import (
     MapRequest,
     ParallelRequest,
@@ -318,6 +319,7 @@ def _run_items(execution: Execution, ids: IdSequence, label: str, batch: Batch) 
     return run.result()
 
 
+@reported
 def wait_for_condition_flow(scope: Scope, op_id: str, request: WaitForConditionRequest) -> Flow:
     """Poll ``check(state, ctx)``; each poll that must continue is a RETRY carrying the state."""
     name, config, check = request.name, request.config, step_body(request.check)
@@ -352,6 +354,8 @@ def wait_for_condition_flow(scope: Scope, op_id: str, request: WaitForConditionR
     if not started:
         yield scope.commit((update(OperationAction.START),), durable=False)
     attempt = attempts + 1
+    if scope.execution.hooks is not None:
+        check = scope.execution.hooks.user_function(check, update(OperationAction.START), attempt)
     failure: Exception | None = None
     new_state: Any = None
     try:

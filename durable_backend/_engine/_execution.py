@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from durable_backend._engine._checkpoints import CheckpointQueue
 from durable_backend._errors import NonDeterministicExecutionError
 from durable_backend._models import Operation, OperationStatus, OperationType
 from durable_backend._protocol import execution_id
+
+if TYPE_CHECKING:
+    from durable_backend._engine._instrumentation import Hooks
 
 
 class Execution:
@@ -19,6 +23,7 @@ class Execution:
         "arn",
         "branches",
         "fatal",
+        "hooks",
         "operations",
         "queue",
         "replaying",
@@ -40,6 +45,8 @@ class Execution:
         self.unawaited: dict[str, tuple[str, str | None]] = {}
         self.time_left: Callable[[], float] | None = None
         """Seconds this invocation may still run step bodies (None: no deadline known)."""
+        self.hooks: Hooks | None = None
+        """The invocation's instrumentation plugins (None: no plugin registered)."""
 
     @property
     def input_payload(self) -> str | None:
@@ -65,6 +72,9 @@ class Execution:
     def apply(self, operations: Iterable[Operation]) -> None:
         """Upsert a delta by Id: deltas may repeat, so applying twice changes nothing."""
         index = self.operations
+        if self.hooks is not None:
+            operations = tuple(operations)
+            self.hooks.changing(index, operations)
         for op in operations:
             index[op.id] = op
 
@@ -100,6 +110,8 @@ class Execution:
             op.name or None
         ) != (name or None):
             raise self.diverged(op, op_type, sub_type, name)
+        if self.hooks is not None:
+            self.hooks.looked_up(op)
         if op.status.is_terminal:
             unvisited = self._unvisited
             unvisited.discard(op_id)

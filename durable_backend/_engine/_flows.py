@@ -36,6 +36,7 @@ from durable_backend._engine._effects import (
 )
 from durable_backend._engine._execution import Execution
 from durable_backend._engine._ids import IdSequence
+from durable_backend._engine._instrumentation import reported
 from durable_backend._engine._requests import (
     CallbackRequest,
     ChildRequest,
@@ -193,6 +194,8 @@ class Scope:
         )
 
     def commit(self, updates: tuple[OperationUpdate, ...], durable: bool = True) -> Commit:
+        if self.execution.hooks is not None:
+            self.execution.hooks.queued(updates)
         return Commit(self.execution, updates, durable)
 
     def suspend(self, reason: str) -> Generator[Effect, Any, NoReturn]:
@@ -249,6 +252,7 @@ def resolved_name(name: str | None, func: Callable[..., Any]) -> str | None:
     return name or getattr(func, "_original_name", None)
 
 
+@reported
 def step_flow(scope: Scope, op_id: str, request: StepRequest) -> Flow:
     """A step: replay its result, or run its body under its retry strategy."""
     config = request.config or _DEFAULT_STEP
@@ -289,6 +293,9 @@ def step_flow(scope: Scope, op_id: str, request: StepRequest) -> Flow:
             yield scope.commit((start,), durable=at_most_once)
         limit, left = config.timeout, execution.seconds_left()
         by_deadline = left is not None and (limit is None or left < limit)
+        if execution.hooks is not None:
+            identity = scope.update(op_id, _STEP_TYPE, OperationAction.START, sub_type, name)
+            fn = execution.hooks.user_function(fn, identity, attempt)
         try:
             value = yield RunUserCode(
                 fn,
@@ -500,6 +507,8 @@ def _invoke(
     sub_type = OperationSubType.CHAINED_INVOKE.value
     op = scope.execution.lookup(op_id, OperationType.CHAINED_INVOKE, sub_type, name)
     if op is None:
+        hooks = scope.execution.hooks
+        trace = hooks.propagation(op_id, scope.parent_id, function_name) if hooks else None
         yield scope.commit(
             (
                 scope.update(
@@ -510,7 +519,7 @@ def _invoke(
                     name,
                     payload=payload,
                     chained_invoke_options=ChainedInvokeOptions(
-                        function_name=function_name, tenant_id=tenant_id
+                        function_name=function_name, tenant_id=tenant_id, x_amzn_trace_id=trace
                     ),
                 ),
             ),
@@ -558,6 +567,7 @@ class Child:
     virtual: bool = False
 
 
+@reported
 def child_flow(scope: Scope, op_id: str, child: Child) -> Flow:
     """A child context: its operations nest under its id; its result is checkpointed once.
 
@@ -591,6 +601,11 @@ def child_flow(scope: Scope, op_id: str, child: Child) -> Flow:
             yield scope.commit((start,), durable=False)
         ids = IdSequence(op_id)
     recorded = op is not None and op.status.is_terminal
+    if execution.hooks is not None:
+        identity = scope.update(op_id, OperationType.CONTEXT, OperationAction.START, sub_type, name)
+        body = execution.hooks.context_body(
+            body, identity, op, internal=child.internal, virtual=virtual
+        )
     try:
         if child.internal:
             value = yield from body(ids)

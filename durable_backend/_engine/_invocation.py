@@ -21,6 +21,7 @@ from durable_backend._engine._effects import Effect, RunInContext
 from durable_backend._engine._execution import Execution
 from durable_backend._engine._flows import Scope, error_object
 from durable_backend._engine._ids import IdSequence
+from durable_backend._engine._instrumentation import Hooks, PluginSet
 from durable_backend._errors import (
     InvalidEventError,
     InvocationError,
@@ -52,6 +53,7 @@ class DecodedEvent:
     token: str
     operations: tuple[Operation, ...]
     next_marker: str
+    updated_ids: tuple[str, ...] = ()
 
 
 def decode_event(event: object) -> DecodedEvent:
@@ -85,7 +87,14 @@ def decode_event(event: object) -> DecodedEvent:
     except Exception as error:
         malformed = _malformed(raw_state, error)
         raise InvalidEventError(f"{malformed}. {_NOT_FROM_THE_SERVICE}") from error
-    return DecodedEvent(str(arn), str(token), state.operations, state.next_marker or "")
+    updated = event.get("UpdatedOperationIds") or ()
+    return DecodedEvent(
+        str(arn),
+        str(token),
+        state.operations,
+        state.next_marker or "",
+        tuple(str(op_id) for op_id in updated) if isinstance(updated, list | tuple) else (),
+    )
 
 
 _NOT_FROM_THE_SERVICE = (
@@ -143,10 +152,13 @@ def invocation_flow(
     make_execution: MakeExecution = Execution,
     time_left: Callable[[], float] | None = None,
     now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
+    plugins: PluginSet | None = None,
+    request_id: str | None = None,
 ) -> Generator[Effect, Any, dict[str, Any]]:
     """Decode ``event``, read the rest of the operation log, run ``handler(input, root
     context)`` and turn its outcome into the handler output. ``time_left`` says how many
-    seconds step bodies may still run before the invocation must end (deadline awareness)."""
+    seconds step bodies may still run before the invocation must end (deadline awareness).
+    ``plugins`` observe the invocation once its input is decoded (``request_id``: Lambda's)."""
     decoded = decode_event(event)
     operations = decoded.operations
     try:
@@ -174,6 +186,30 @@ def invocation_flow(
                 "expects one: start it with an input (the CLI: run ... --input '<json>')"
             )
         return _finished("FAILED", error=error_object(error))
+    if plugins is None or not plugins.factories:
+        return (yield from _run(execution, handler, user_input, result_serdes, now_ms))
+    hooks = execution.hooks = Hooks.start(
+        plugins, execution.arn, request_id, execution.operations, decoded.updated_ids,
+        execution.input_payload,
+    )
+    try:
+        output = yield from _run(execution, handler, user_input, result_serdes, now_ms)
+    except BaseException as error:
+        hooks.invocation_end(None, error)
+        raise
+    hooks.invocation_end(output)
+    return output
+
+
+def _run(
+    execution: Execution,
+    handler: Callable[..., Any],
+    user_input: Any,
+    result_serdes: SerDes[Any],
+    now_ms: Callable[[], int],
+) -> Generator[Effect, Any, dict[str, Any]]:
+    """Run the handler with the root context and turn its outcome into the output."""
+    own_id = execution_id(execution.arn)
     root = Scope(execution, IdSequence(None))
     try:
         value = yield RunInContext(lambda ctx: handler(user_input, ctx), root)

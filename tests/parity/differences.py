@@ -6,10 +6,6 @@ field or enum member) or ``module.Name()`` / ``module.Name.method()`` (a signatu
 entry here that is no longer a difference.
 """
 
-PENDING_PLUGINS = (
-    "Pending issue 16 (observability): the plugin module and its hooks do not exist yet, and "
-    "an option we would accept and ignore is worse than a TypeError."
-)
 BUILT_BY_THE_SDK = (
     "Built by the SDK for each invocation, never by user code: our constructor takes our "
     "engine's runtime and scope instead of the official ExecutionState and its internals."
@@ -58,7 +54,6 @@ DIFFERENCES: dict[str, str] = {
     ),
     # config
     # execution
-    "execution.durable_execution()": PENDING_PLUGINS,
     "execution.InitialExecutionState.from_dict": EVENT_CODEC,
     "execution.InitialExecutionState.from_json_dict": EVENT_CODEC,
     "execution.InitialExecutionState.to_dict": EVENT_CODEC,
@@ -129,6 +124,9 @@ DIFFERENCES: dict[str, str] = {
     "concurrency.models.Branch": OFFICIAL_RUNTIME,
     "concurrency.models.BranchEventKind": OFFICIAL_RUNTIME,
     "concurrency.models.BranchEvent": OFFICIAL_RUNTIME,
+    # plugin
+    "plugin.PluginExecutor": OFFICIAL_RUNTIME,
+    "plugin.PluginHost": OFFICIAL_RUNTIME,
     # lambda_service
     "lambda_service.DurableExecutionInvocationOutput": EVENT_CODEC,
     "lambda_service.TimestampConverter": EVENT_CODEC,

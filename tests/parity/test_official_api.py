@@ -39,6 +39,8 @@ MODULES = [
     "logger",
     "concurrency.models",
     "lambda_service",
+    "plugin",
+    "plugin_discovery",
 ]
 
 

@@ -1,0 +1,627 @@
+"""Instrumentation plugins, called from the flows: one place for both twins.
+
+``Hooks`` belongs to one invocation (``Execution.hooks``; None without plugins, so a flow pays
+one attribute test per operation). Flows report what happens, ``Hooks`` builds the official
+infos and calls every plugin, containing what a plugin raises: a plugin cannot fail the
+execution or keep the other plugins from a hook, and each failing hook is logged once.
+
+When each hook fires, as in the official SDK:
+
+- ``on_operation_start``: a START is queued (``Scope.commit``); ``is_replayed`` when the
+  operation already existed (a step's next attempt). Replay meeting an operation still in
+  progress (``Execution.lookup``) reports it with ``is_replayed`` and its recorded status.
+- ``on_user_function_start`` / ``_end``: around each run of user code, on the thread or task
+  that runs it, so a plugin may set context the user code then sees.
+- ``on_operation_end``: when an operation's flow ends after this invocation finished it; for an
+  operation the service finished while the execution was suspended, when replay meets it; for a
+  context with no terminal checkpoint (virtual, or replaying its children), on every run of its
+  body; anything else that ended unseen, before ``on_invocation_end``.
+- ``on_operation_change``: the operations a checkpoint response changed, delivered at the next
+  hook or before ``on_invocation_end`` (merged when several responses wait).
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import inspect
+import json
+import logging
+from collections.abc import Callable, Generator, Iterable, Sequence
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from durable_backend._codec import event_converter
+from durable_backend._engine._checkpoints import SuspendExecution
+from durable_backend._models import (
+    DurableInvocationOutput,
+    ErrorObject,
+    Operation,
+    OperationAction,
+    OperationStatus,
+    OperationType,
+    OperationUpdate,
+)
+from durable_backend.plugin import (
+    DurableInstrumentationPlugin,
+    InvocationEndInfo,
+    InvocationStartInfo,
+    InvocationStatus,
+    OperationChangeInfo,
+    OperationEndInfo,
+    OperationInfo,
+    OperationStartInfo,
+    PropagationInput,
+    PropagationMetadata,
+    UserFunctionEndInfo,
+    UserFunctionOutcome,
+    UserFunctionStartInfo,
+)
+from durable_backend.plugin import OperationType as PluginOperationType
+
+logger = logging.getLogger("durable_backend.plugin")
+
+_CONTROL = (KeyboardInterrupt, SystemExit, GeneratorExit)
+"""What a plugin may raise to stop the thread it runs on; everything else is contained."""
+
+_FINISHING = frozenset({OperationAction.SUCCEED, OperationAction.FAIL})
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def reported(
+    make: Callable[Concatenate[Any, str, P], Generator[Any, Any, R]],
+) -> Callable[Concatenate[Any, str, P], Generator[Any, Any, R]]:
+    """Marks ``make(scope, op_id, ...)`` as an operation's flow: with plugins, its end is
+    reported once the flow ends (``Hooks.settle``); without, the flow runs as it is."""
+
+    @functools.wraps(make)
+    def start(scope: Any, op_id: str, /, *args: P.args, **kwargs: P.kwargs) -> Any:
+        flow = make(scope, op_id, *args, **kwargs)
+        hooks: Hooks | None = scope.execution.hooks
+        return flow if hooks is None else hooks.observe(flow, op_id)
+
+    return start
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class PluginSet:
+    """A handler's plugin factories (they outlive invocations) and the hook failures it has
+    logged, so each failing (plugin, hook) is logged once, not on every invocation."""
+
+    __slots__ = ("_logged", "factories")
+
+    def __init__(self, factories: Sequence[Any]) -> None:
+        self.factories = tuple(factories)
+        self._logged: set[tuple[int, str]] = set()
+
+    def contain(self, index: int, hook: str, error: BaseException) -> BaseException | None:
+        """Log what plugin ``index`` raised in ``hook`` (the first time) and return the part
+        that must propagate: KeyboardInterrupt, SystemExit or GeneratorExit."""
+        control: BaseException | None
+        contained: BaseException | None
+        if isinstance(error, BaseExceptionGroup):
+            control, contained = error.split(_CONTROL)
+        elif isinstance(error, _CONTROL):
+            control, contained = error, None
+        else:
+            control, contained = None, error
+        if contained is not None and (index, hook) not in self._logged:
+            self._logged.add((index, hook))
+            factory = self.factories[index]
+            logger.error(
+                "Instrumentation plugin %s (plugins[%d]) raised in %s; ignored, and not "
+                "logged again for this hook",
+                _type_name(factory),
+                index,
+                hook,
+                exc_info=contained,
+            )
+        return control
+
+
+def _type_name(value: object) -> str:
+    kind = value if isinstance(value, type) else type(value)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _plugin_type(op_type: OperationType) -> PluginOperationType:
+    return PluginOperationType(op_type.value)
+
+
+class Hooks:
+    """One invocation's plugins and what they have been told."""
+
+    __slots__ = (
+        "_changes",
+        "_delivering",
+        "_ended",
+        "_finishing",
+        "_plugins",
+        "_seen",
+        "_set",
+        "_start",
+        "_terminal_at_start",
+        "_updated",
+        "execution_operations",
+    )
+
+    def __init__(
+        self,
+        plugin_set: PluginSet,
+        start: InvocationStartInfo,
+        operations: dict[str, Operation],
+        updated_ids: Iterable[str],
+    ) -> None:
+        self._set = plugin_set
+        self._start = start
+        self.execution_operations = operations
+        self._updated = frozenset(updated_ids)
+        self._terminal_at_start = {op.id for op in operations.values() if op.status.is_terminal}
+        self._seen: set[str] = set()
+        self._ended: set[str] = set()
+        self._finishing: dict[str, OperationUpdate] = {}
+        self._changes: list[list[Operation]] = []
+        self._delivering: dict[str, object] = {}
+        self._plugins: list[tuple[int, DurableInstrumentationPlugin]] = []
+
+    # -- the invocation ------------------------------------------------------------------
+
+    @classmethod
+    def start(
+        cls,
+        plugin_set: PluginSet,
+        arn: str,
+        request_id: str | None,
+        operations: dict[str, Operation],
+        updated_ids: Sequence[str],
+        input_payload: str | None,
+    ) -> Hooks:
+        """Make each factory's plugin for this invocation and call ``on_invocation_start``."""
+        infos = operation_infos(operations)
+        execution = next(
+            (op for op in operations.values() if op.type is OperationType.EXECUTION), None
+        )
+        start = InvocationStartInfo(
+            request_id=request_id,
+            execution_arn=arn,
+            is_first_invocation=all(
+                op.type is OperationType.EXECUTION for op in operations.values()
+            ),
+            execution_start_time=execution.start_timestamp if execution is not None else None,
+            execution_input=_decoded_input(input_payload),
+            operations=infos,
+            updated_operations={i: infos[i] for i in updated_ids if i in infos},
+        )
+        hooks = cls(plugin_set, start, operations, updated_ids)
+        for index, factory in enumerate(plugin_set.factories):
+            try:
+                plugin = factory.create_plugin(start)
+            except BaseException as error:
+                control = plugin_set.contain(index, "create_plugin", error)
+                if control is not None:
+                    raise control from None
+                continue
+            if not isinstance(plugin, DurableInstrumentationPlugin):
+                plugin_set.contain(
+                    index,
+                    "create_plugin",
+                    TypeError(
+                        f"create_plugin returned {_type_name(plugin)}, not a "
+                        "DurableInstrumentationPlugin; this invocation runs without it"
+                    ),
+                )
+                continue
+            hooks._plugins.append((index, plugin))
+        hooks._call("on_invocation_start", start)
+        return hooks
+
+    def invocation_end(
+        self, output: dict[str, Any] | None, error: BaseException | None = None
+    ) -> None:
+        """``on_invocation_end``, after everything else: the output the handler returns, or
+        RETRY with the error it raises."""
+        self._drain()
+        if output is None:
+            ending = DurableInvocationOutput(
+                status=InvocationStatus.RETRY.value,
+                error=ErrorObject.from_exception(error) if error is not None else None,
+            )
+        else:
+            ending = event_converter.structure(output, DurableInvocationOutput)
+        info = InvocationEndInfo.from_durable_execution_invocation_output(
+            self._start, ending, operation_infos(self.execution_operations)
+        )
+        self._call("on_invocation_end", info, finish=True)
+
+    # -- operations ----------------------------------------------------------------------
+
+    def queued(self, updates: Iterable[OperationUpdate]) -> None:
+        """Updates about to be queued: a START is ``on_operation_start``; a SUCCEED or FAIL is
+        remembered, for the end hook once the operation's flow ends."""
+        for update in updates:
+            action = update.action
+            if action is OperationAction.START:
+                self._call(
+                    "on_operation_start",
+                    OperationStartInfo(
+                        operation_id=update.id,
+                        operation_type=_plugin_type(update.type),
+                        sub_type=update.sub_type,
+                        name=update.name,
+                        parent_id=update.parent_id,
+                        start_time=None,
+                        is_replayed=update.id in self.execution_operations,
+                        status=OperationStatus.STARTED,
+                    ),
+                )
+            elif action in _FINISHING and update.type is not OperationType.EXECUTION:
+                self._finishing[update.id] = update
+
+    def looked_up(self, op: Operation) -> None:
+        """Replay met a recorded operation: one the service finished while the execution was
+        suspended ends now; one still in progress is reported started (``is_replayed``)."""
+        if op.id in self._seen or op.type is OperationType.EXECUTION:
+            return
+        self._seen.add(op.id)
+        if op.id in self._updated:
+            if op.status.is_terminal:
+                self._end(op.id, _end_info(op))
+        elif not op.status.is_terminal and op.status is not OperationStatus.READY:
+            self._call(
+                "on_operation_start",
+                OperationStartInfo(
+                    operation_id=op.id,
+                    operation_type=_plugin_type(op.type),
+                    sub_type=op.sub_type,
+                    name=op.name,
+                    parent_id=op.parent_id,
+                    start_time=op.start_timestamp,
+                    is_replayed=True,
+                    status=op.status,
+                ),
+            )
+
+    def settle(self, op_id: str) -> None:
+        """An operation's flow ended (returned or raised): ``on_operation_end`` if this
+        invocation finished it, or saw it finish."""
+        if op_id in self._ended:
+            return
+        finishing = self._finishing.pop(op_id, None)
+        stored = self.execution_operations.get(op_id)
+        if stored is not None and stored.status.is_terminal and (
+            finishing is not None or op_id not in self._terminal_at_start
+        ):
+            self._end(op_id, _end_info(stored))
+        elif finishing is not None:
+            self._end(op_id, _queued_end_info(finishing, stored))
+
+    def observe(self, flow: Any, op_id: str) -> Any:
+        """``flow``, followed by ``settle(op_id)`` unless it suspended."""
+        try:
+            value = yield from flow
+        except SuspendExecution:
+            raise
+        except BaseException:
+            self.settle(op_id)
+            raise
+        self.settle(op_id)
+        return value
+
+    def user_function(
+        self, fn: Callable[..., Any], identity: OperationUpdate, attempt: int | None
+    ) -> Callable[..., Any]:
+        """``fn`` between ``on_user_function_start`` and ``_end``, on whatever thread or task
+        runs it (an ``async def`` stays one)."""
+        return _UserFunction(self, identity, attempt, False, None).wrap(fn)
+
+    def context_body(
+        self,
+        body: Callable[..., Any],
+        identity: OperationUpdate,
+        op: Operation | None,
+        *,
+        internal: bool,
+        virtual: bool,
+    ) -> Callable[..., Any]:
+        """A child context's body (``internal``: a flow of ours) between the user-function
+        hooks. A context with no terminal checkpoint to write (virtual, or replaying its
+        children) also reports its end when the body returns or raises."""
+        recorded = op is not None and op.status.is_terminal
+        end_context = True if recorded else (False if virtual else None)
+        run = _UserFunction(self, identity, None if op is not None else 1, recorded, end_context)
+        return run.wrap_flow(body) if internal else run.wrap(body)
+
+    def propagation(
+        self, op_id: str, parent_id: str | None, function_name: str
+    ) -> str | None:
+        """``provide_propagation_metadata`` for a chained invoke about to start: the first
+        non-blank trace header a plugin offers."""
+        info = PropagationInput(
+            execution_arn=self._start.execution_arn or "",
+            operation_id=op_id,
+            target_function_name=function_name,
+            parent_operation_id=parent_id,
+        )
+        chosen: str | None = None
+        for index, plugin in self._plugins:
+            try:
+                metadata = plugin.provide_propagation_metadata(info)
+                if metadata is None:
+                    continue
+                if not isinstance(metadata, PropagationMetadata):
+                    raise TypeError(
+                        f"provide_propagation_metadata returned {_type_name(metadata)}, "
+                        "not PropagationMetadata or None"
+                    )
+                value = metadata.x_amzn_trace_id
+                if value is not None and not isinstance(value, str):
+                    raise TypeError("PropagationMetadata.x_amzn_trace_id must be a str or None")
+            except BaseException as error:
+                control = self._set.contain(index, "provide_propagation_metadata", error)
+                if control is not None:
+                    raise control from None
+                continue
+            if chosen is None and value is not None and value.strip():
+                chosen = value
+        return chosen
+
+    def changing(self, index: dict[str, Operation], ops: Sequence[Operation]) -> None:
+        """A checkpoint response is about to be applied to ``index``: remember what it changes,
+        for ``on_operation_change`` (sent from a flow, never from the checkpoint call)."""
+        changed = [
+            op for op in ops if (old := index.get(op.id)) is None or old.status is not op.status
+        ]
+        if changed:
+            self._changes.append(changed)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _end(self, op_id: str, info: OperationEndInfo) -> None:
+        if op_id in self._ended:
+            return
+        self._ended.add(op_id)
+        self._call("on_operation_end", info)
+
+    def _drain(self) -> None:
+        """What no flow reported: changes, then operations that ended unseen."""
+        self._deliver_changes()
+        for op_id in list(self._finishing):
+            self.settle(op_id)
+        for op in list(self.execution_operations.values()):
+            if (
+                op.status.is_terminal
+                and op.type is not OperationType.EXECUTION
+                and op.id not in self._terminal_at_start
+                and op.id not in self._ended
+            ):
+                self._end(op.id, _end_info(op))
+
+    def _deliver_changes(self) -> None:
+        """Send the waiting change notifications, merged, from one caller at a time (a
+        ``setdefault`` claims the slot: atomic, with no lock in the engine)."""
+        if not self._changes:
+            return
+        owner = object()
+        if self._delivering.setdefault("owner", owner) is not owner:
+            return
+        try:
+            while self._changes:
+                latest: dict[str, Operation] = {}
+                while self._changes:
+                    for op in self._changes.pop(0):
+                        latest[op.id] = op
+                current = self.execution_operations
+                self._call(
+                    "on_operation_change",
+                    OperationChangeInfo(
+                        execution_arn=self._start.execution_arn,
+                        updated_operations={
+                            op_id: OperationInfo.from_operation(current.get(op_id, changed))
+                            for op_id, changed in latest.items()
+                        },
+                        operations=operation_infos(current),
+                    ),
+                    deliver=False,
+                )
+        finally:
+            del self._delivering["owner"]
+
+    def _call(self, hook: str, info: Any, *, finish: bool = False, deliver: bool = True) -> None:
+        """``hook(info)`` on every plugin, in registration order. ``finish``: every plugin
+        gets it even if one raises KeyboardInterrupt or SystemExit (re-raised after)."""
+        if deliver and self._changes:
+            self._deliver_changes()
+        held: BaseException | None = None
+        for index, plugin in self._plugins:
+            try:
+                getattr(plugin, hook)(info)
+            except BaseException as error:
+                control = self._set.contain(index, hook, error)
+                if control is None:
+                    continue
+                if not finish:
+                    raise control from None
+                held = held or control
+        if held is not None:
+            raise held
+
+
+class _UserFunction:
+    """One run of user code and the two hooks around it."""
+
+    __slots__ = ("_attempt", "_end_context", "_hooks", "_identity", "_replay_children", "_start")
+
+    def __init__(
+        self,
+        hooks: Hooks,
+        identity: OperationUpdate,
+        attempt: int | None,
+        is_replay_children: bool,
+        end_context: bool | None,
+    ) -> None:
+        self._hooks = hooks
+        self._identity = identity
+        self._attempt = attempt
+        self._replay_children = is_replay_children
+        self._end_context = end_context
+        self._start: UserFunctionStartInfo | None = None
+
+    def started(self) -> None:
+        op = self._identity
+        self._start = UserFunctionStartInfo(
+            operation_id=op.id,
+            operation_type=_plugin_type(op.type),
+            sub_type=op.sub_type,
+            name=op.name,
+            parent_id=op.parent_id,
+            start_time=_now(),
+            is_replayed=False,
+            status=OperationStatus.STARTED,
+            is_replay_children=self._replay_children,
+            attempt=self._attempt,
+        )
+        self._hooks._call("on_user_function_start", self._start)
+
+    def ended(self, error: BaseException | None) -> None:
+        assert self._start is not None
+        wire_error = None
+        if isinstance(error, SuspendExecution) or (
+            error is not None and not isinstance(error, Exception)
+        ):
+            outcome = UserFunctionOutcome.INCOMPLETE
+        elif error is not None:
+            outcome = UserFunctionOutcome.FAILED
+            wire_error = ErrorObject.from_exception(error)
+        else:
+            outcome = UserFunctionOutcome.SUCCEEDED
+        hooks = self._hooks
+        hooks._call(
+            "on_user_function_end",
+            UserFunctionEndInfo.from_start_info(self._start, wire_error, outcome=outcome),
+        )
+        if self._end_context is not None and outcome is not UserFunctionOutcome.INCOMPLETE:
+            op = self._identity
+            failed = outcome is UserFunctionOutcome.FAILED
+            hooks._call(
+                "on_operation_end",
+                OperationEndInfo(
+                    operation_id=op.id,
+                    operation_type=_plugin_type(op.type),
+                    sub_type=op.sub_type,
+                    name=op.name,
+                    parent_id=op.parent_id,
+                    start_time=None,
+                    end_time=_now(),
+                    status=OperationStatus.FAILED if failed else OperationStatus.SUCCEEDED,
+                    error=wire_error,
+                    is_replayed=self._end_context,
+                ),
+            )
+
+    def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        if inspect.iscoroutinefunction(fn):
+
+            async def run_async(*args: Any) -> Any:
+                self.started()
+                try:
+                    value = await fn(*args)
+                except BaseException as error:
+                    self.ended(error)
+                    raise
+                self.ended(None)
+                return value
+
+            return run_async
+
+        def run_sync(*args: Any) -> Any:
+            self.started()
+            try:
+                value = fn(*args)
+            except BaseException as error:
+                self.ended(error)
+                raise
+            if inspect.isawaitable(value):
+                return self._finish_later(value)
+            self.ended(None)
+            return value
+
+        return run_sync
+
+    def wrap_flow(self, body: Callable[..., Any]) -> Callable[..., Any]:
+        def flow(*args: Any) -> Any:
+            self.started()
+            try:
+                value = yield from body(*args)
+            except BaseException as error:
+                self.ended(error)
+                raise
+            self.ended(None)
+            return value
+
+        return flow
+
+    async def _finish_later(self, awaitable: Any) -> Any:
+        try:
+            value = await awaitable
+        except BaseException as error:
+            self.ended(error)
+            raise
+        self.ended(None)
+        return value
+
+
+def operation_infos(operations: dict[str, Operation]) -> dict[str, OperationInfo]:
+    """The plugin view of an operation map (a plain dict, as the official SDK hands out)."""
+    return {op_id: OperationInfo.from_operation(op) for op_id, op in list(operations.items())}
+
+
+def _end_info(op: Operation) -> OperationEndInfo:
+    info = OperationInfo.from_operation(op)
+    return OperationEndInfo(
+        operation_id=info.operation_id,
+        operation_type=info.operation_type,
+        sub_type=info.sub_type,
+        name=info.name,
+        parent_id=info.parent_id,
+        start_time=info.start_time,
+        end_time=info.end_time,
+        result=info.result,
+        status=info.status,
+        error=info.error,
+        attempt=info.attempt,
+        is_replayed=False,
+    )
+
+
+def _queued_end_info(update: OperationUpdate, stored: Operation | None) -> OperationEndInfo:
+    """The end of an operation whose terminal checkpoint is queued, not yet landed."""
+    failed = update.action is OperationAction.FAIL
+    return OperationEndInfo(
+        operation_id=update.id,
+        operation_type=_plugin_type(update.type),
+        sub_type=update.sub_type,
+        name=update.name,
+        parent_id=update.parent_id,
+        start_time=stored.start_timestamp if stored is not None else None,
+        end_time=_now(),
+        result=None if failed else update.payload,
+        status=OperationStatus.FAILED if failed else OperationStatus.SUCCEEDED,
+        error=update.error,
+        is_replayed=False,
+    )
+
+
+def _decoded_input(payload: str | None) -> Any:
+    """The execution input as JSON values (``{}`` when empty), a copy of the plugin's own."""
+    if payload is None or not payload.strip():
+        return {}
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return None
+
