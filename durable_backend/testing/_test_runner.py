@@ -10,6 +10,7 @@ with the official runner.
 
 from __future__ import annotations
 
+import inspect
 import json
 import threading
 import time
@@ -28,7 +29,7 @@ from durable_backend._models import (
     OperationType,
 )
 from durable_backend._models import Operation as ServiceOperation
-from durable_backend.context import DurableContext
+from durable_backend.context import AsyncDurableContext, DurableContext
 from durable_backend.execution import InvocationStatus
 from durable_backend.local._backend import ChainedInvokeRequest
 from durable_backend.local._runner import HandlerLike, LocalRunner, Reply, RunResult
@@ -386,18 +387,36 @@ def ready_callback(events: Sequence[dict[str, Any]], name: str | None) -> str | 
     return ready[-1] if ready else None
 
 
+def child_context_handler(
+    context_function: Callable[..., Callable[[Any], Any]], *args: Any, **kwargs: Any
+) -> HandlerLike:
+    """A handler running ``context_function(*args, **kwargs)`` on its root context: a sync
+    handler for a ``def`` block, an async one for an ``async def`` block."""
+    block = context_function(*args, **kwargs)
+    if inspect.iscoroutinefunction(block):
+
+        @durable_execution
+        async def async_handler(event: Any, context: AsyncDurableContext) -> Any:
+            return await block(context)
+
+        return async_handler
+
+    @durable_execution
+    def handler(event: Any, context: DurableContext) -> Any:
+        return block(context)
+
+    return handler
+
+
 class DurableChildContextTestRunner(DurableFunctionTestRunner):
-    """Test a ``@durable_with_child_context`` function on its own."""
+    """Test a ``@durable_with_child_context`` function (``def`` or ``async def``) on its own."""
 
     def __init__(
         self,
-        context_function: Callable[..., Callable[[DurableContext], Any]],
+        context_function: Callable[..., Callable[[Any], Any]],
         *args: Any,
         skip_time: bool = True,
         **kwargs: Any,
     ) -> None:
-        @durable_execution
-        def handler(event: Any, context: DurableContext) -> Any:
-            return context_function(*args, **kwargs)(context)
-
-        super().__init__(handler, skip_time=skip_time)
+        super().__init__(child_context_handler(context_function, *args, **kwargs),
+                         skip_time=skip_time)

@@ -17,13 +17,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from durable_backend.backend import ExecutionStatus
-from durable_backend.context import DurableContext
-from durable_backend.execution import InvocationStatus, durable_execution
+from durable_backend.execution import InvocationStatus
 from durable_backend.lambda_service import ErrorObject
 from durable_backend.testing import operations_from_events
-from durable_backend.testing._test_runner import ready_callback
+from durable_backend.testing._test_runner import child_context_handler, ready_callback
 from durable_backend.testing.runner import DurableFunctionTestResult, create_operation
-from tests.e2e._runs import emulator_history
+from tests.e2e._runs import emulator_history, event_keys
 from tests.support.emulator import INVOKE_TARGETS, Emulator
 
 if TYPE_CHECKING:
@@ -105,8 +104,10 @@ class EmulatorTestRunner:
             if execution["Status"] != "RUNNING":
                 break
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"{execution_arn} did not end within {timeout}s; "
-                                   f"emulator log: {self._emulator.log_path}")
+                raise TimeoutError(
+                    f"{execution_arn} did not end within {timeout}s; history so far: "
+                    f"{event_keys(self._events(execution_arn))}; "
+                    f"emulator log: {self._emulator.log_path}")
             time.sleep(POLL_SECONDS)
         operations = operations_from_events(self._events(execution_arn))
         status = ExecutionStatus(execution["Status"])
@@ -149,12 +150,9 @@ class EmulatorTestRunner:
 def child_context_runner(emulator: Emulator) -> Callable[..., EmulatorTestRunner]:
     """``DurableChildContextTestRunner(context_function, *args, **kwargs)`` on the emulator."""
 
-    def make(context_function: Callable[..., Callable[[DurableContext], Any]], *args: Any,
+    def make(context_function: Callable[..., Callable[[Any], Any]], *args: Any,
              skip_time: bool = True, **kwargs: Any) -> EmulatorTestRunner:
-        @durable_execution
-        def handler(event: Any, context: DurableContext) -> Any:
-            return context_function(*args, **kwargs)(context)
-
-        return EmulatorTestRunner(emulator, handler)
+        return EmulatorTestRunner(
+            emulator, child_context_handler(context_function, *args, **kwargs))
 
     return make
