@@ -79,6 +79,12 @@ def bench_ours(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def bench_plugins(session: nox.Session) -> None:
+    session.install("-e", ".")
+    session.run("python", "-m", "benchmarks.plugin_cost", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def bench_report(session: nox.Session) -> None:
     session.install("rich>=13.7")
     session.run("python", "-m", "benchmarks.report", *session.posargs)
@@ -86,5 +92,5 @@ def bench_report(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def bench(session: nox.Session) -> None:
-    for name in ("bench_official", "bench_fork", "bench_ours", "bench_report"):
+    for name in ("bench_official", "bench_fork", "bench_ours", "bench_plugins", "bench_report"):
         session.notify(name, session.posargs)

@@ -28,7 +28,7 @@ import inspect
 import json
 import logging
 from collections.abc import Callable, Generator, Iterable, Sequence
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from durable_backend._codec import event_converter
 from durable_backend._engine._checkpoints import SuspendExecution
@@ -58,12 +58,25 @@ from durable_backend.plugin import (
 )
 from durable_backend.plugin import OperationType as PluginOperationType
 
+if TYPE_CHECKING:
+    from durable_backend._engine._execution import Execution
+
 logger = logging.getLogger("durable_backend.plugin")
 
 _CONTROL = (KeyboardInterrupt, SystemExit, GeneratorExit)
 """What a plugin may raise to stop the thread it runs on; everything else is contained."""
 
 _FINISHING = frozenset({OperationAction.SUCCEED, OperationAction.FAIL})
+_HOOKS = (
+    "on_invocation_start",
+    "on_invocation_end",
+    "on_operation_start",
+    "on_operation_end",
+    "on_operation_change",
+    "on_user_function_start",
+    "on_user_function_end",
+)
+_USER_FUNCTION = frozenset({"on_user_function_start", "on_user_function_end"})
 
 
 P = ParamSpec("P")
@@ -139,14 +152,19 @@ class Hooks:
     __slots__ = (
         "_changes",
         "_delivering",
+        "_echoed",
         "_ended",
+        "_execution",
         "_finishing",
+        "_infos",
         "_plugins",
+        "_queued_ends",
         "_seen",
         "_set",
         "_start",
         "_terminal_at_start",
         "_updated",
+        "_wanted",
         "execution_operations",
     )
 
@@ -154,20 +172,25 @@ class Hooks:
         self,
         plugin_set: PluginSet,
         start: InvocationStartInfo,
-        operations: dict[str, Operation],
+        execution: Execution,
         updated_ids: Iterable[str],
     ) -> None:
         self._set = plugin_set
         self._start = start
-        self.execution_operations = operations
+        self._execution = execution
+        self.execution_operations = operations = execution.operations
         self._updated = frozenset(updated_ids)
         self._terminal_at_start = {op.id for op in operations.values() if op.status.is_terminal}
         self._seen: set[str] = set()
         self._ended: set[str] = set()
+        self._echoed: set[str] = set()
         self._finishing: dict[str, OperationUpdate] = {}
+        self._queued_ends: dict[str, OperationEndInfo] = {}
         self._changes: list[list[Operation]] = []
         self._delivering: dict[str, object] = {}
         self._plugins: list[tuple[int, DurableInstrumentationPlugin]] = []
+        self._wanted: frozenset[str] = frozenset()
+        self._infos: dict[str, tuple[Operation, OperationInfo]] = {}
 
     # -- the invocation ------------------------------------------------------------------
 
@@ -175,29 +198,26 @@ class Hooks:
     def start(
         cls,
         plugin_set: PluginSet,
-        arn: str,
+        execution: Execution,
         request_id: str | None,
-        operations: dict[str, Operation],
         updated_ids: Sequence[str],
-        input_payload: str | None,
     ) -> Hooks:
         """Make each factory's plugin for this invocation and call ``on_invocation_start``."""
+        operations = execution.operations
         infos = operation_infos(operations)
-        execution = next(
-            (op for op in operations.values() if op.type is OperationType.EXECUTION), None
-        )
+        root = execution.execution_operation
         start = InvocationStartInfo(
             request_id=request_id,
-            execution_arn=arn,
+            execution_arn=execution.arn,
             is_first_invocation=all(
                 op.type is OperationType.EXECUTION for op in operations.values()
             ),
-            execution_start_time=execution.start_timestamp if execution is not None else None,
-            execution_input=_decoded_input(input_payload),
+            execution_start_time=root.start_timestamp if root is not None else None,
+            execution_input=_decoded_input(execution.input_payload),
             operations=infos,
             updated_operations={i: infos[i] for i in updated_ids if i in infos},
         )
-        hooks = cls(plugin_set, start, operations, updated_ids)
+        hooks = cls(plugin_set, start, execution, updated_ids)
         for index, factory in enumerate(plugin_set.factories):
             try:
                 plugin = factory.create_plugin(start)
@@ -217,6 +237,12 @@ class Hooks:
                 )
                 continue
             hooks._plugins.append((index, plugin))
+        hooks._wanted = frozenset(
+            hook
+            for hook in _HOOKS
+            for _, plugin in hooks._plugins
+            if getattr(type(plugin), hook, None) is not getattr(DurableInstrumentationPlugin, hook)
+        )
         hooks._call("on_invocation_start", start)
         return hooks
 
@@ -234,7 +260,7 @@ class Hooks:
         else:
             ending = event_converter.structure(output, DurableInvocationOutput)
         info = InvocationEndInfo.from_durable_execution_invocation_output(
-            self._start, ending, operation_infos(self.execution_operations)
+            self._start, ending, self._snapshot()
         )
         self._call("on_invocation_end", info, finish=True)
 
@@ -245,7 +271,7 @@ class Hooks:
         remembered, for the end hook once the operation's flow ends."""
         for update in updates:
             action = update.action
-            if action is OperationAction.START:
+            if action is OperationAction.START and "on_operation_start" in self._wanted:
                 self._call(
                     "on_operation_start",
                     OperationStartInfo(
@@ -270,8 +296,12 @@ class Hooks:
         self._seen.add(op.id)
         if op.id in self._updated:
             if op.status.is_terminal:
-                self._end(op.id, _end_info(op))
-        elif not op.status.is_terminal and op.status is not OperationStatus.READY:
+                self._end(op.id, functools.partial(_end_info, op))
+        elif (
+            not op.status.is_terminal
+            and op.status is not OperationStatus.READY
+            and "on_operation_start" in self._wanted
+        ):
             self._call(
                 "on_operation_start",
                 OperationStartInfo(
@@ -296,9 +326,10 @@ class Hooks:
         if stored is not None and stored.status.is_terminal and (
             finishing is not None or op_id not in self._terminal_at_start
         ):
-            self._end(op_id, _end_info(stored))
+            self._end(op_id, functools.partial(_end_info, stored))
         elif finishing is not None:
-            self._end(op_id, _queued_end_info(finishing, stored))
+            ended = self._queued_ends[op_id] = _queued_end_info(finishing, stored)
+            self._end(op_id, ended)
 
     def observe(self, flow: Any, op_id: str) -> Any:
         """``flow``, followed by ``settle(op_id)`` unless it suspended."""
@@ -317,6 +348,8 @@ class Hooks:
     ) -> Callable[..., Any]:
         """``fn`` between ``on_user_function_start`` and ``_end``, on whatever thread or task
         runs it (an ``async def`` stays one)."""
+        if not self._wanted & _USER_FUNCTION:
+            return fn
         return _UserFunction(self, identity, attempt, False, None).wrap(fn)
 
     def context_body(
@@ -333,6 +366,10 @@ class Hooks:
         children) also reports its end when the body returns or raises."""
         recorded = op is not None and op.status.is_terminal
         end_context = True if recorded else (False if virtual else None)
+        if not self._wanted & _USER_FUNCTION and (
+            end_context is None or "on_operation_end" not in self._wanted
+        ):
+            return body
         run = _UserFunction(self, identity, None if op is not None else 1, recorded, end_context)
         return run.wrap_flow(body) if internal else run.wrap(body)
 
@@ -373,6 +410,8 @@ class Hooks:
     def changing(self, index: dict[str, Operation], ops: Sequence[Operation]) -> None:
         """A checkpoint response is about to be applied to ``index``: remember what it changes,
         for ``on_operation_change`` (sent from a flow, never from the checkpoint call)."""
+        if "on_operation_change" not in self._wanted:
+            return
         changed = [
             op for op in ops if (old := index.get(op.id)) is None or old.status is not op.status
         ]
@@ -381,17 +420,63 @@ class Hooks:
 
     # -- internals -----------------------------------------------------------------------
 
-    def _end(self, op_id: str, info: OperationEndInfo) -> None:
+    def _end(self, op_id: str, info: OperationEndInfo | Callable[[], OperationEndInfo]) -> None:
+        """``on_operation_end`` once per operation (``info`` built only if a plugin wants it)."""
         if op_id in self._ended:
             return
         self._ended.add(op_id)
-        self._call("on_operation_end", info)
+        if "on_operation_end" in self._wanted:
+            self._call("on_operation_end", info if isinstance(info, OperationEndInfo) else info())
+
+    def _snapshot(self) -> dict[str, OperationInfo]:
+        """The operation map, with the ends this invocation checkpointed that no response
+        echoed (the service leaves out the children of a context that completed)."""
+        infos = {op_id: self._info(op) for op_id, op in list(self.execution_operations.items())}
+        for op_id, ended in self._queued_ends.items():
+            known = infos.get(op_id)
+            if known is None or not known.status.is_terminal:
+                infos[op_id] = OperationInfo(
+                    operation_id=op_id,
+                    operation_type=ended.operation_type,
+                    sub_type=ended.sub_type,
+                    name=ended.name,
+                    parent_id=ended.parent_id,
+                    start_time=ended.start_time,
+                    is_replayed=False,
+                    status=ended.status,
+                    end_time=ended.end_time,
+                    result=ended.result,
+                    error=ended.error,
+                )
+        return infos
+
+    def _info(self, op: Operation) -> OperationInfo:
+        """``OperationInfo.from_operation``, made once per version of an operation."""
+        cached = self._infos.get(op.id)
+        if cached is None or cached[0] is not op:
+            cached = self._infos[op.id] = (op, OperationInfo.from_operation(op))
+        return cached[1]
 
     def _drain(self) -> None:
-        """What no flow reported: changes, then operations that ended unseen."""
+        """What no flow reported: changes, then operations that ended unseen. An end this
+        invocation checkpointed without a response echoing it (the service leaves out the
+        children of a context that completed) is a change too, once everything is committed."""
         self._deliver_changes()
         for op_id in list(self._finishing):
             self.settle(op_id)
+        queue = self._execution.queue
+        if queue.failure is None and queue.committed == queue.queued:
+            snapshot = self._snapshot()
+            unechoed = {
+                op_id: snapshot[op_id]
+                for op_id in self._queued_ends
+                if op_id not in self._echoed and op_id in snapshot
+            }
+            if unechoed:
+                self._call(
+                    "on_operation_change",
+                    OperationChangeInfo(self._start.execution_arn, unechoed, snapshot),
+                )
         for op in list(self.execution_operations.values()):
             if (
                 op.status.is_terminal
@@ -399,7 +484,7 @@ class Hooks:
                 and op.id not in self._terminal_at_start
                 and op.id not in self._ended
             ):
-                self._end(op.id, _end_info(op))
+                self._end(op.id, functools.partial(_end_info, op))
 
     def _deliver_changes(self) -> None:
         """Send the waiting change notifications, merged, from one caller at a time (a
@@ -416,6 +501,9 @@ class Hooks:
                     for op in self._changes.pop(0):
                         latest[op.id] = op
                 current = self.execution_operations
+                self._echoed.update(
+                    op_id for op_id, op in latest.items() if op.status.is_terminal
+                )
                 self._call(
                     "on_operation_change",
                     OperationChangeInfo(
@@ -424,7 +512,7 @@ class Hooks:
                             op_id: OperationInfo.from_operation(current.get(op_id, changed))
                             for op_id, changed in latest.items()
                         },
-                        operations=operation_infos(current),
+                        operations=self._snapshot(),
                     ),
                     deliver=False,
                 )
@@ -434,6 +522,8 @@ class Hooks:
     def _call(self, hook: str, info: Any, *, finish: bool = False, deliver: bool = True) -> None:
         """``hook(info)`` on every plugin, in registration order. ``finish``: every plugin
         gets it even if one raises KeyboardInterrupt or SystemExit (re-raised after)."""
+        if hook not in self._wanted:
+            return
         if deliver and self._changes:
             self._deliver_changes()
         held: BaseException | None = None

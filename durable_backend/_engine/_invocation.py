@@ -188,10 +188,7 @@ def invocation_flow(
         return _finished("FAILED", error=error_object(error))
     if plugins is None or not plugins.factories:
         return (yield from _run(execution, handler, user_input, result_serdes, now_ms))
-    hooks = execution.hooks = Hooks.start(
-        plugins, execution.arn, request_id, execution.operations, decoded.updated_ids,
-        execution.input_payload,
-    )
+    hooks = execution.hooks = Hooks.start(plugins, execution, request_id, decoded.updated_ids)
     try:
         output = yield from _run(execution, handler, user_input, result_serdes, now_ms)
     except BaseException as error:
