@@ -189,7 +189,7 @@ def p12(m: ModuleType) -> Twins:
 
     @durable_execution
     async def handler(event: dict[str, int], context: AsyncDurableContext) -> dict[str, int]:
-        quote = await context.invoke("pricing", {"qty": event["qty"]}, "get quote")
+        quote: Any = await context.invoke("pricing", {"qty": event["qty"]}, "get quote")
         return {"total": quote["price"]}
 
     return {"handler": handler, "pricing": pricing}
@@ -220,7 +220,7 @@ def p14(m: ModuleType) -> Twins:
 def p15(m: ModuleType) -> Twins:
     @durable_execution
     async def handler(event: dict[str, str], context: AsyncDurableContext) -> dict[str, Any]:
-        config = WaitForCallbackConfig(timeout=Duration.from_hours(2))
+        config: WaitForCallbackConfig[Any] = WaitForCallbackConfig(timeout=Duration.from_hours(2))
         answer = json.loads(await context.wait_for_callback(
             m.open_ticket(event["queue"], priority=2), "ticket", config))
         return {"resolution": answer["resolution"]}
@@ -369,8 +369,8 @@ def p23(m: ModuleType) -> Twins:
 
     @durable_execution
     async def place_order(event: dict[str, Any], context: AsyncDurableContext) -> dict[str, Any]:
-        price = await context.invoke("lookup-price", {"sku": event["sku"]}, name="price")
-        payment = await context.invoke("process-payment", {"amount": price["price"]},
+        price: Any = await context.invoke("lookup-price", {"sku": event["sku"]}, name="price")
+        payment: Any = await context.invoke("process-payment", {"amount": price["price"]},
                                        name="payment")
         return {"sku": event["sku"], "charged": payment["charged"]}
 
@@ -442,6 +442,16 @@ def p28(m: ModuleType) -> Twins:
             await context.step(m.decline, "charge", m.NO_RETRY)
         except StepError as error:
             raise ExecutionError(f"payment failed: {error.error_type}") from error
+
+    return {"handler": handler}
+
+
+def p29(m: ModuleType) -> Twins:
+    @durable_execution(plugins=[m.AuditPluginFactory()])
+    async def handler(event: Any, context: AsyncDurableContext) -> int:
+        one = await context.step(lambda _: 1, "one")
+        await context.wait(Duration.from_seconds(5), "pause")
+        return await context.step(lambda _: one + 1, "two")
 
     return {"handler": handler}
 
