@@ -1,22 +1,22 @@
 """The two drivers, side by side: the only code that runs user code and calls a backend.
 
-Each steps the engine's flows and performs their effects: ``Runtime`` with plain calls, a lock
-and a condition; ``AsyncRuntime`` with awaits. The checkpoint protocol (group commit, tokens,
-paging, deltas) is the engine's ``commit_flow``: the drivers only make the calls it asks for
-and wait where it says.
+Each steps the engine's flows and performs their effects: ``Runtime`` with plain calls,
+threads, a lock and a condition; ``AsyncRuntime`` with tasks and awaits. Every decision (group
+commit, tokens, paging, deltas, when a slow body's START goes out, how wide a batch runs, who
+leads the next call) is the engine's: the drivers make the calls it asks for and wait where it
+says.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-import heapq
 import inspect
-import itertools
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,6 @@ from durable_backend._engine import (
     BatchRun,
     BodyTimedOut,
     CallCheckpoint,
-    CheckpointQueue,
     Commit,
     Execution,
     FetchState,
@@ -43,14 +42,14 @@ from durable_backend._engine import (
     commit_flow,
     flush_flow,
 )
-from durable_backend._engine._commits import CallFlow
-from durable_backend._protocol import MAX_BATCH_UPDATES
-from durable_backend._threads import after_first_effect, call_with_timeout, flusher, watchdog
+from durable_backend._engine._batch_flows import after_first_effect
+from durable_backend._engine._commits import CallFlow, Landings
+from durable_backend._engine._flows import FailedAttempt
+from durable_backend._threads import call_with_timeout, timers
 
 if TYPE_CHECKING:
     from durable_backend._context import AsyncDurableContext, DurableContext
 
-COMMIT_BACKLOG = 4 * MAX_BATCH_UPDATES  # uncommitted updates before async branches stop starting
 _SPAWN_BURST = 64  # async branches started between looks at that backlog
 _BODY_THREADS = 32  # the async twin's executor for plain (sync) step bodies
 
@@ -75,8 +74,11 @@ class Runtime:
         return _SYNC[type(effect)](self, effect)
 
     def _commit(self, effect: Commit) -> None:
+        self._protocol(commit_flow(effect.execution, effect.updates, effect.durable))
+
+    def _protocol(self, flow: CallFlow) -> Any:
         with self.lock:
-            _run(commit_flow(effect.execution, effect.updates, effect.durable), self._locked)
+            return _run(flow, self._locked)
 
     def _locked(self, effect: Any) -> Any:
         """Perform a protocol effect holding the lock; release it only for the calls."""
@@ -99,110 +101,75 @@ class Runtime:
         return self.backend.get_execution_state(effect.arn, effect.token, effect.marker)  # type: ignore[union-attr]
 
     def _run_user_code(self, effect: RunUserCode) -> Any:
-        execution = effect.execution
-        ticket = execution.queue.slow_body_ticket()
+        ticket = effect.execution.queue.slow_body_ticket()
         if ticket is not None:
-            self._watch(execution, ticket)
+            self._flush_if_slow(effect.execution, ticket)
         if effect.timeout is not None:
             return call_with_timeout(effect.fn, effect.args, effect.timeout)
-        if effect.deadline is not None:
-            return self._before_deadline(effect, effect.deadline)
+        if effect.on_deadline is not None and effect.deadline is not None:
+            return self._before_deadline(effect, effect.on_deadline, effect.deadline)
         return effect.fn(*effect.args)
 
-    def _before_deadline(self, effect: RunUserCode, deadline: float) -> Any:
-        """Run the body here. If it still runs at the deadline, checkpoint its attempt as
-        failed meanwhile (queued under the same lock the body's end takes, so the flow's
-        flush carries it); when it returns, its outcome no longer counts."""
-        if deadline <= 0:
-            raise BodyTimedOut(deadline)
-        state = ["running"]
+    def _before_deadline(self, effect: RunUserCode, attempt: FailedAttempt, seconds: float) -> Any:
+        """Run the body here. If it still runs at the deadline, checkpoint its attempt as cut
+        off meanwhile (under the lock the body's end takes, so the flow's flush carries it)."""
+        if seconds <= 0:
+            raise BodyTimedOut(seconds)
 
         def passed() -> None:
-            with self.lock:
-                if state[0] != "running" or effect.on_deadline is None:
-                    return
-                state[0] = "expired"
-                try:
-                    _run(
-                        commit_flow(effect.execution, effect.on_deadline(deadline), True),
-                        self._locked,
-                    )
-                except BaseException:
-                    return  # the queue records a failure; the flow's flush reports it
+            with self.lock, suppress(BaseException):  # a failed call: the flow's flush says so
+                if updates := attempt.cut_off(seconds):
+                    _run(commit_flow(effect.execution, updates, True), self._locked)
 
-        live = watchdog.watch(time.monotonic() + deadline, passed)
+        timers.at(time.monotonic() + seconds, attempt.running, passed)
         try:
             value = effect.fn(*effect.args)
         except BaseException:
-            if not self._body_ended(state, live):
+            if not self._cut_off(attempt):
                 raise
-            raise BodyTimedOut(deadline, recorded=True) from None
-        if self._body_ended(state, live):
-            raise BodyTimedOut(deadline, recorded=True)
+            raise BodyTimedOut(seconds, recorded=True) from None
+        if self._cut_off(attempt):
+            raise BodyTimedOut(seconds, recorded=True)
         return value
 
-    def _body_ended(self, state: list[str], live: list[bool]) -> bool:
-        """Cancel the deadline watch; whether it had already fired."""
+    def _cut_off(self, attempt: FailedAttempt) -> bool:
         with self.lock:
-            live[0] = False
-            expired = state[0] == "expired"
-            state[0] = "done"
-        return expired
+            return attempt.body_ended()
 
-    def _watch(self, execution: Execution, ticket: int) -> None:
-        flusher.schedule(execution.queue.settled, partial(self._overdue, execution), ticket)
+    def _flush_if_slow(self, execution: Execution, ticket: int) -> None:
+        due = time.monotonic() + SLOW_BODY_SECONDS
+        overdue = partial(self._overdue, execution, ticket)
+        timers.at(due, partial(_unsettled, execution, ticket), overdue)
 
     def _overdue(self, execution: Execution, ticket: int) -> None:
-        with self.lock:
-            sent = _run(flush_flow(execution, ticket), self._locked)
-        if not sent:
-            self._watch(execution, ticket)
+        if not self._protocol(flush_flow(execution, ticket)):
+            self._flush_if_slow(execution, ticket)
 
     def _run_in_context(self, effect: RunInContext) -> Any:
         return effect.fn(self.make_context(self, effect.scope))
 
     def _run_branches(self, effect: RunBranches) -> None:
-        """Run branches on a standard executor of at most ``max_concurrency`` threads (no
-        bound by default, as in the official SDK). Each branch is submitted once the one
-        before it queued its START, so branches start in index order, quick ones reuse an
-        idle thread and only blocking ones make the executor start more."""
-        run, lock = effect.run, self.lock
-        size = min(run.count, effect.max_concurrency or run.count)
+        """Run branches on a standard executor of ``effect.width`` threads. Each branch is
+        submitted once the one before it queued its START, so branches start in index order,
+        quick ones reuse an idle thread and only blocking ones make the executor start more."""
+        run, lock, size = effect.run, self.lock, effect.width
         if size <= 1:
             while (index := self._claim(run)) is not None:
                 self._branch(effect, index)
             return
-        running = 0
         idle = threading.Condition(lock)
         with ThreadPoolExecutor(size, thread_name_prefix="durable-backend-branch") as pool:
 
             def submit() -> None:
-                nonlocal running
-                if (index := self._claim(run)) is None:
-                    return
-                with lock:
-                    running += 1
-                try:
-                    pool.submit(work, index)
-                except RuntimeError as error:  # the OS refused a thread: that branch fails
-                    with lock:
-                        run.report(index, None, error)
-                    done()
-
-            def work(index: int) -> None:
-                self._branch(effect, index, submit)
-                done()
-
-            def done() -> None:
-                nonlocal running
-                with lock:
-                    running -= 1
-                    if not running:
-                        idle.notify()
+                if (index := self._claim(run)) is not None:
+                    try:
+                        pool.submit(self._branch, effect, index, submit, idle)
+                    except RuntimeError as error:  # the OS refused a thread: that branch fails
+                        self._report(run, index, None, error, idle)
 
             submit()
             with lock:
-                while running:
+                while run.running:
                     idle.wait()
 
     def _claim(self, run: BatchRun) -> int | None:
@@ -210,7 +177,11 @@ class Runtime:
             return run.claim()
 
     def _branch(
-        self, effect: RunBranches, index: int, then: Callable[[], None] | None = None
+        self,
+        effect: RunBranches,
+        index: int,
+        then: Callable[[], None] | None = None,
+        idle: threading.Condition | None = None,
     ) -> None:
         value: Any = None
         error: BaseException | None = None
@@ -219,8 +190,20 @@ class Runtime:
             value = self.drive(flow if then is None else after_first_effect(flow, then))
         except BaseException as exc:
             error = exc
+        self._report(effect.run, index, value, error, idle)
+
+    def _report(
+        self,
+        run: BatchRun,
+        index: int,
+        value: Any,
+        error: BaseException | None,
+        idle: threading.Condition | None = None,
+    ) -> None:
         with self.lock:
-            effect.run.report(index, value, error)
+            run.report(index, value, error)
+            if idle is not None and not run.running:
+                idle.notify()
 
     def _suspend(self, effect: Suspend) -> None:
         raise SuspendExecution(effect.reason)
@@ -241,7 +224,7 @@ class AsyncRuntime:
     shared executor, so they neither block the loop nor hide their START; async ones run here.
     """
 
-    __slots__ = ("_background", "_busy", "_idle", "_order", "_waiters", "backend", "make_context")
+    __slots__ = ("_background", "_busy", "_idle", "_landings", "backend", "make_context")
 
     def __init__(
         self,
@@ -250,8 +233,7 @@ class AsyncRuntime:
     ) -> None:
         self.backend = backend
         self.make_context = make_context
-        self._waiters: list[tuple[int, int, asyncio.Future[None]]] = []
-        self._order = itertools.count()
+        self._landings: Landings[asyncio.Future[None]] = Landings()
         self._idle: asyncio.Future[None] | None = None
         self._background: set[asyncio.Future[Any]] = set()
         self._busy = 0  # bodies running and calls in flight: a suspension waits for none
@@ -271,9 +253,9 @@ class AsyncRuntime:
     async def _protocol(self, effect: Any) -> Any:
         kind = type(effect)
         if kind is AwaitLanding:
-            await self._after_flight(effect.ticket)
+            await self._landings.wait(effect.ticket, asyncio.get_running_loop().create_future())
         elif kind is Landed:
-            self._landed(effect.execution.queue)
+            self._landings.landed(effect.execution.queue, _resolve)
         elif kind is LetOthersJoin:
             await asyncio.sleep(0)
         else:
@@ -339,14 +321,9 @@ class AsyncRuntime:
 
     async def _run_branches(self, effect: RunBranches) -> None:
         """Run branches as tasks on this loop, started in index order: at most
-        ``max_concurrency`` at a time, and none while a few calls' worth of updates wait to
-        be committed. So a wide map holds a bounded set of waiting branches (memory, and the
-        garbage collector's time), not one suspended task per item.
-        """
-        run = effect.run
-        limit = effect.max_concurrency or run.count
+        ``effect.width`` at a time, and none while ``run.backlogged()``."""
+        run, limit = effect.run, effect.width
         loop = asyncio.get_running_loop()
-        queue = run.execution.queue
         running: set[asyncio.Task[None]] = set()
         slot: list[asyncio.Future[None]] = []
 
@@ -355,13 +332,13 @@ class AsyncRuntime:
             if slot and not slot[0].done():
                 slot[0].set_result(None)
 
-        if min(limit, run.count) <= 1:
+        if limit <= 1:
             while (index := run.claim()) is not None:
                 await self._run_branch(effect, index)
             return
         try:
             while True:
-                while queue.queued - queue.committed >= COMMIT_BACKLOG:
+                while run.backlogged():
                     await self._commit(Commit(run.execution, ()))
                 while len(running) >= limit:
                     slot[:] = [loop.create_future()]
@@ -400,23 +377,6 @@ class AsyncRuntime:
     def _maybe_idle(self) -> None:
         if not self._busy and self._idle is not None and not self._idle.done():
             self._idle.set_result(None)
-
-    def _after_flight(self, target: int) -> asyncio.Future[None]:
-        """Resolves once a call lands that commits ``target``, or leaves this waiter to lead
-        the next call. Waking every waiter on every landing would make a wide map quadratic.
-        """
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (target, next(self._order), waiter))
-        return waiter
-
-    def _landed(self, queue: CheckpointQueue) -> None:
-        """A call landed: release the waiters it committed (all of them if nothing more can
-        be committed), then wake the lowest remaining one to lead the next call."""
-        waiters = self._waiters
-        while waiters and queue.settled(waiters[0][0]):
-            _resolve(heapq.heappop(waiters)[2])
-        while waiters and not _resolve(heapq.heappop(waiters)[2]):
-            pass
 
 
 _ASYNC: dict[type, Callable[[AsyncRuntime, Any], Any]] = {
@@ -460,6 +420,10 @@ async def _run_async(
             answer, error = await perform(effect), None
         except BaseException as exc:
             answer, error = None, exc
+
+
+def _unsettled(execution: Execution, ticket: int) -> bool:
+    return not execution.queue.settled(ticket)
 
 
 def _resolve(waiter: asyncio.Future[None]) -> bool:

@@ -1,5 +1,5 @@
-"""The sync twin's thread helpers: handing off to the next branch, the deadline flusher, the
-invocation-deadline watchdog, and the thread a step body with a timeout runs on.
+"""The sync twin's thread helpers: one timer thread (slow-body flushes, invocation
+deadlines) and the thread a step body with a timeout runs on.
 
 Kept apart from the drivers because it is all about threads and wake-ups, not about effects.
 """
@@ -11,162 +11,64 @@ import heapq
 import itertools
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
-from durable_backend._engine import SLOW_BODY_SECONDS, BodyTimedOut, Commit, Flow
+from durable_backend._engine import BodyTimedOut
 
 
-def after_first_effect(flow: Flow, then: Callable[[], None]) -> Flow:
-    """``flow``, calling ``then()`` once the flow's first effect is performed (or as it ends).
+class _Timers:
+    """One daemon thread, started on first use, that calls ``fire()`` when an entry is due
+    unless ``wanted()`` turned False first: the sync twin's slow-body flushes and invocation
+    deadlines, without a thread per step.
 
-    A fresh branch's first effect queues its START, so the next branch is claimed only after
-    that: branches start in index order, as they would on one thread.
+    Unwanted entries are dropped whenever they reach the top of the heap, so a stream of fast
+    steps (each settles its flush entry before it is due) wakes this thread about once per
+    ``SLOW_BODY_SECONDS``, not once per step. ``wanted`` is called under this condition only;
+    a ``fire`` racing its cancellation still runs, so it must check under the caller's own
+    lock. Lock order: a runtime's lock, then this condition; never the other way round.
     """
-    pending: Callable[[], None] | None = then
-    answer: Any = None
-    error: BaseException | None = None
-    try:
-        while True:
-            try:
-                effect = flow.send(answer) if error is None else flow.throw(error)
-            except StopIteration as stop:
-                return stop.value
-            if pending is not None and type(effect) is not Commit:
-                call, pending = pending, None
-                call()
-            answer = error = None
-            try:
-                answer = yield effect
-            except BaseException as exc:
-                error = exc
-            if pending is not None:
-                call, pending = pending, None
-                call()
-    finally:
-        if pending is not None:
-            pending()
 
-
-class _Sleeper:
-    """A daemon thread, started on first use, that sleeps on a condition until its next entry
-    is due (``_run``)."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
+    def __init__(self) -> None:
         self._condition = threading.Condition()
+        self._heap: list[tuple[float, int, Callable[[], bool], Callable[[], None]]] = []
+        self._order = itertools.count()
         self._thread: threading.Thread | None = None
 
-    def _kick(self, *, earliest: bool) -> None:
-        """Under the condition, after adding an entry: start the thread, or wake it when the
-        new entry is the earliest."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-            self._thread.start()
-        elif earliest:
-            self._condition.notify()
-
-    def _head(self) -> tuple[float, Callable[[], None]] | None:
-        """Under the condition: the earliest entry still wanted (dropping the others before
-        it), as (monotonic due time, what to call); None when there is none."""
-        raise NotImplementedError
-
-    def _pop(self) -> None:
-        raise NotImplementedError
+    def at(self, due: float, wanted: Callable[[], bool], fire: Callable[[], None]) -> None:
+        """Call ``fire()`` at monotonic time ``due`` if ``wanted()`` still says so."""
+        order = next(self._order)
+        with self._condition:
+            heapq.heappush(self._heap, (due, order, wanted, fire))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="durable-backend-timers", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][1] == order:
+                self._condition.notify()
 
     def _run(self) -> None:
+        heap = self._heap
         while True:
             with self._condition:
-                head = self._head()
-                if head is None:
+                while heap and not heap[0][2]():
+                    heapq.heappop(heap)
+                if not heap:
                     self._condition.wait()
                     continue
-                delay = head[0] - time.monotonic()
+                delay = heap[0][0] - time.monotonic()
                 if delay > 0:
                     self._condition.wait(delay)
                     continue
-                self._pop()
+                fire = heapq.heappop(heap)[3]
             try:
-                head[1]()
+                fire()
             except BaseException:
                 continue
 
 
-class _Flusher(_Sleeper):
-    """One daemon thread for deadlines: a slow step's pending START, a stalled branch pool.
-
-    Every deadline is "now + ``SLOW_BODY_SECONDS``", so entries arrive in deadline order and a
-    deque does what a heap would. Scheduling is an append; each wake-up first drops settled
-    entries (a fast step's SUCCEED commits its START first), so a stream of fast steps wakes
-    this thread about once per ``SLOW_BODY_SECONDS``, not once per step. Nothing waits for it.
-    ``settled(token)`` is called without any lock; ``overdue(token)`` when it stayed False.
-    Lock order: a runtime's lock, then this condition; never the other way round.
-    """
-
-    def __init__(self) -> None:
-        super().__init__("durable-backend-flusher")
-        self._entries: deque[
-            tuple[float, Callable[[int], bool], Callable[[int], None], int]
-        ] = deque()
-
-    def schedule(
-        self, settled: Callable[[int], bool], overdue: Callable[[int], None], token: int
-    ) -> None:
-        deadline = time.monotonic() + SLOW_BODY_SECONDS
-        with self._condition:
-            self._entries.append((deadline, settled, overdue, token))
-            self._kick(earliest=len(self._entries) == 1)
-
-    def _head(self) -> tuple[float, Callable[[], None]] | None:
-        entries = self._entries
-        while entries and entries[0][1](entries[0][3]):
-            entries.popleft()
-        if not entries:
-            return None
-        deadline, _, overdue, token = entries[0]
-        return deadline, partial(overdue, token)
-
-    def _pop(self) -> None:
-        self._entries.popleft()
-
-
-flusher = _Flusher()
-
-
-class _Watchdog(_Sleeper):
-    """One daemon thread that calls ``fire()`` at a monotonic time unless cancelled first: the
-    sync twin's invocation deadline, watched without a thread per step.
-
-    ``watch`` returns a one-item list; setting it to False cancels the entry (dropped when it
-    reaches the top of the heap). A ``fire`` racing its cancellation still runs: it must check
-    under the caller's own lock, the one the cancelling side holds.
-    """
-
-    def __init__(self) -> None:
-        super().__init__("durable-backend-deadline")
-        self._heap: list[tuple[float, int, list[bool], Callable[[], None]]] = []
-        self._order = itertools.count()
-
-    def watch(self, at: float, fire: Callable[[], None]) -> list[bool]:
-        live = [True]
-        with self._condition:
-            heapq.heappush(self._heap, (at, next(self._order), live, fire))
-            self._kick(earliest=self._heap[0][2] is live)
-        return live
-
-    def _head(self) -> tuple[float, Callable[[], None]] | None:
-        heap = self._heap
-        while heap and not heap[0][2][0]:
-            heapq.heappop(heap)
-        return (heap[0][0], heap[0][3]) if heap else None
-
-    def _pop(self) -> None:
-        heapq.heappop(self._heap)
-
-
-watchdog = _Watchdog()
+timers = _Timers()
 
 
 def call_with_timeout(fn: Callable[..., Any], args: tuple[Any, ...], seconds: float) -> Any:

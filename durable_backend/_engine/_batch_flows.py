@@ -34,7 +34,7 @@ from durable_backend._config import (
 )
 from durable_backend._determinism import orchestration_body, step_body
 from durable_backend._engine._checkpoints import SuspendExecution
-from durable_backend._engine._effects import RunBranches, RunUserCode
+from durable_backend._engine._effects import Commit, RunBranches, RunUserCode
 from durable_backend._engine._execution import Execution
 from durable_backend._engine._flows import (
     Child,
@@ -61,7 +61,11 @@ from durable_backend._models import (
     OperationType,
     StepOptions,
 )
+from durable_backend._protocol import MAX_BATCH_UPDATES
 from durable_backend._serdes import BATCH_SERDES, JSON_SERDES, SerDes
+
+COMMIT_BACKLOG = 4 * MAX_BATCH_UPDATES
+"""Uncommitted updates past which a batch starts no more branches until a call lands."""
 
 Branch = tuple[str | None, Callable[..., Any]]
 """An item's own name (None: the default ``{prefix}{index}``) and its body."""
@@ -164,6 +168,7 @@ class BatchRun:
         "outcomes",
         "reason",
         "record",
+        "running",
         "suspended",
         "tracker",
     )
@@ -181,6 +186,8 @@ class BatchRun:
         self.count = count if record is None else min(count, record.started_total)
         self.tracker = CompletionTracker(count, completion, names)
         self.next_index = 0
+        self.running = 0
+        """Branches claimed and not reported yet."""
         self.outcomes: dict[int, tuple[BatchItemStatus, Any, ErrorObject | None]] = {}
         self.suspended = 0
         self.fatal: BaseException | None = None
@@ -210,9 +217,16 @@ class BatchRun:
         index = self.next_index
         self.next_index += 1
         self.execution.branches += 1
+        self.running += 1
         if self.tracker.watches_starts:
             self.tracker.record(index, BatchItemStatus.STARTED)
         return index
+
+    def backlogged(self) -> bool:
+        """Too many updates wait to be committed to start another branch: so a wide map holds a
+        bounded set of waiting branches (memory, and the garbage collector's time)."""
+        queue = self.execution.queue
+        return queue.queued - queue.committed >= COMMIT_BACKLOG
 
     def succeeded(self, index: int, value: Any) -> None:
         self._finished(index, BatchItemStatus.SUCCEEDED, value, None)
@@ -224,6 +238,7 @@ class BatchRun:
         self, index: int, status: BatchItemStatus, value: Any, error: ErrorObject | None
     ) -> None:
         self.execution.branches -= 1
+        self.running -= 1
         self.outcomes[index] = (status, value, error)
         if self.reason is None:
             self.tracker.record(index, status)
@@ -231,6 +246,7 @@ class BatchRun:
 
     def suspend(self, index: int) -> None:
         self.execution.branches -= 1
+        self.running -= 1
         self.outcomes[index] = (BatchItemStatus.STARTED, None, None)
         self.suspended += 1
         if self.reason is None and self.tracker.watches_starts:
@@ -239,6 +255,7 @@ class BatchRun:
     def abort(self, error: BaseException) -> None:
         """A branch ended the invocation: start no more; the driver re-raises ``fatal``."""
         self.execution.branches -= 1
+        self.running -= 1
         self.fatal = self.fatal or error
         self.reason = self.reason or CompletionReason.ALL_COMPLETED
 
@@ -260,6 +277,37 @@ class BatchRun:
             for index, (status, value, error) in sorted(self.outcomes.items())
         ]
         return BatchResult(items, self.reason)
+
+
+def after_first_effect(flow: Flow, then: Callable[[], None]) -> Flow:
+    """``flow``, calling ``then()`` once the flow's first effect is performed (or as it ends).
+
+    A fresh branch's first effect queues its START, so the next branch is claimed only after
+    that: branches start in index order, as they would on one thread.
+    """
+    pending: Callable[[], None] | None = then
+    answer: Any = None
+    error: BaseException | None = None
+    try:
+        while True:
+            try:
+                effect = flow.send(answer) if error is None else flow.throw(error)
+            except StopIteration as stop:
+                return stop.value
+            if pending is not None and type(effect) is not Commit:
+                call, pending = pending, None
+                call()
+            answer = error = None
+            try:
+                answer = yield effect
+            except BaseException as exc:
+                error = exc
+            if pending is not None:
+                call, pending = pending, None
+                call()
+    finally:
+        if pending is not None:
+            pending()
 
 
 def batch_flow(scope: Scope, op_id: str, name: str | None, batch: Batch) -> Flow:

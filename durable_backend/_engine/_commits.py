@@ -8,10 +8,12 @@ driver steps them on its loop.
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from typing import Any
+import heapq
+import itertools
+from collections.abc import Callable, Generator
+from typing import Any, Generic, TypeVar
 
-from durable_backend._engine._checkpoints import CheckpointFailed
+from durable_backend._engine._checkpoints import CheckpointFailed, CheckpointQueue
 from durable_backend._engine._effects import (
     LET_OTHERS_JOIN,
     AwaitLanding,
@@ -109,3 +111,32 @@ def pages_flow(
         operations.extend(page.operations)
         marker = page.next_marker or ""
     return tuple(operations)
+
+
+W = TypeVar("W")
+
+
+class Landings(Generic[W]):
+    """Who waits for a call to land (``AwaitLanding``), and whom a landing wakes: every waiter
+    whose ticket it settled, then the one with the lowest ticket left, to lead the next call.
+    Waking every waiter on every landing would make a wide map quadratic.
+
+    The async driver keeps its futures here; ``wake(waiter)`` is False for a cancelled one.
+    """
+
+    __slots__ = ("_heap", "_order")
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, W]] = []
+        self._order = itertools.count()
+
+    def wait(self, ticket: int, waiter: W) -> W:
+        heapq.heappush(self._heap, (ticket, next(self._order), waiter))
+        return waiter
+
+    def landed(self, queue: CheckpointQueue, wake: Callable[[W], bool]) -> None:
+        heap = self._heap
+        while heap and queue.settled(heap[0][0]):
+            wake(heapq.heappop(heap)[2])
+        while heap and not wake(heapq.heappop(heap)[2]):
+            pass

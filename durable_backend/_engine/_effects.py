@@ -20,7 +20,7 @@ from durable_backend._models import OperationUpdate
 if TYPE_CHECKING:
     from durable_backend._engine._batch_flows import BatchRun
     from durable_backend._engine._execution import Execution
-    from durable_backend._engine._flows import Scope
+    from durable_backend._engine._flows import FailedAttempt, Scope
 
 
 @frozen
@@ -50,14 +50,15 @@ class RunUserCode:
     deadline: float | None = None
     """Seconds until the invocation must end. The async twin treats it as a timeout. The sync
     twin runs the body where it is (no thread per step) and, if the body still runs then,
-    checkpoints ``on_deadline(deadline)`` while it does; once the body returns it throws
-    ``BodyTimedOut(recorded=True)``."""
-    on_deadline: Callable[[float], tuple[OperationUpdate, ...]] | None = None
+    checkpoints ``on_deadline.cut_off(deadline)`` while it does; once the body returns and
+    ``on_deadline.body_ended()`` says it was cut off, it throws ``BodyTimedOut(recorded=True)``.
+    """
+    on_deadline: FailedAttempt | None = None
 
 
 class BodyTimedOut(Exception):
     """Thrown into a flow by a driver: the body outran its time. ``recorded``: the driver
-    already checkpointed ``on_deadline``'s updates."""
+    already checkpointed ``on_deadline.cut_off``'s updates."""
 
     def __init__(self, seconds: float, *, recorded: bool = False) -> None:
         super().__init__(f"the body ran longer than {seconds:.3g} s")
@@ -75,13 +76,18 @@ class RunInContext:
 
 @frozen
 class RunBranches:
-    """Run ``make_flow(i)`` for the indexes ``run.claim()`` hands out, at most
-    ``max_concurrency`` at a time, reporting each outcome to ``run``; answer when none runs.
+    """Run ``make_flow(i)`` for the indexes ``run.claim()`` hands out, at most ``width`` at a
+    time, reporting each outcome to ``run``; answer when none runs. A width of 1: one after
+    the other, where the driver is.
     """
 
     make_flow: Callable[[int], Any]
     run: BatchRun
     max_concurrency: int | None
+
+    @property
+    def width(self) -> int:
+        return min(self.run.count, self.max_concurrency or self.run.count)
 
 
 @frozen

@@ -303,7 +303,7 @@ def step_flow(scope: Scope, op_id: str, request: StepRequest) -> Flow:
                 execution,
                 timeout=(left if by_deadline else limit) if limit is not None else None,
                 deadline=left if limit is None else None,
-                on_deadline=ending.cut_off if limit is None and left is not None else None,
+                on_deadline=ending if limit is None and left is not None else None,
             )
         except BodyTimedOut as timed_out:
             failure = _timed_out(name or op_id, attempt, timed_out.seconds, by_deadline)
@@ -337,10 +337,15 @@ def step_flow(scope: Scope, op_id: str, request: StepRequest) -> Flow:
 class FailedAttempt:
     """How a failed attempt ends: the retry strategy's decision and the RETRY or FAIL that
     records it, worked out once, by the step's flow or (``cut_off``) by the sync driver's
-    deadline watchdog while the body still runs."""
+    deadline timer while the body still runs.
+
+    The timer and the body's end race for the attempt; the sync driver asks both under its
+    lock, and whichever comes first decides: ``cut_off`` after the body ended records nothing,
+    and ``body_ended`` says whether the attempt had been cut off.
+    """
 
     __slots__ = (
-        "_attempt", "_config", "_name", "_op_id", "_scope", "_sub_type",
+        "_attempt", "_config", "_name", "_op_id", "_scope", "_state", "_sub_type",
         "failure", "retry_delay", "update",
     )
 
@@ -355,6 +360,7 @@ class FailedAttempt:
     ) -> None:
         self._scope, self._op_id, self._sub_type, self._name = scope, op_id, sub_type, name
         self._config, self._attempt = config, attempt
+        self._state = _RUNNING
         self.failure: Exception | None = None
         self.retry_delay: int | None = None
         self.update: OperationUpdate | None = None
@@ -378,10 +384,25 @@ class FailedAttempt:
             )
         return self.update
 
+    def running(self) -> bool:
+        return self._state is _RUNNING
+
     def cut_off(self, seconds: float) -> tuple[OperationUpdate, ...]:
-        """The deadline passed ``seconds`` into the attempt: the update recording it."""
+        """The deadline passed ``seconds`` into the attempt: the update recording it, or none
+        once the body has ended."""
+        if self._state is not _RUNNING:
+            return ()
+        self._state = _CUT_OFF
         step = self._name or self._op_id
         return (self.decide(_timed_out(step, self._attempt, seconds, True)),)
+
+    def body_ended(self) -> bool:
+        """The body returned or raised: whether the deadline had cut it off already."""
+        cut, self._state = self._state is _CUT_OFF, _ENDED
+        return cut
+
+
+_RUNNING, _CUT_OFF, _ENDED = "running", "cut off", "ended"
 
 
 def _timed_out(step: str, attempt: int, seconds: float, by_deadline: bool) -> StepTimeoutError:
