@@ -201,6 +201,7 @@ def emulator(
     """``dex-local-runner`` on a free port of 127.0.0.1, invoking ``lambda_endpoint``.
 
     Durable timers are skipped (``--skip-time``), so waits and retry delays end at once.
+    ``ctx.invoke`` may target the functions named in ``INVOKE_TARGETS``.
     """
     log_path = tmp_path_factory.mktemp("emulator") / "dex-local-runner.log"
     port = _free_port()
