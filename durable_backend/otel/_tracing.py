@@ -1,0 +1,446 @@
+"""What both views share: an invocation's place on its execution's trace, the Invocation and
+Workflow spans, context scopes, log correlation and propagation into chained invokes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from attrs import frozen
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import Tracer as SdkTracer
+from opentelemetry.sdk.trace.sampling import Decision
+from opentelemetry.trace import (
+    Link,
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    StatusCode,
+    TraceFlags,
+    TracerProvider,
+)
+
+from durable_backend.lambda_service import OperationStatus
+from durable_backend.otel._config import OtelPluginConfig, create_tracer_provider
+from durable_backend.otel._extractors import ExtractedContext, Sampling, xray_context_extractor
+from durable_backend.otel._ids import (
+    DeterministicIdGenerator,
+    derive_execution_root_span_id,
+    derive_trace_id,
+    derive_workflow_span_id,
+    operation_id_to_span_id,
+)
+from durable_backend.otel._logs import bind_invocation, install_log_filter, unbind_invocation
+from durable_backend.plugin import (
+    DurableInstrumentationPlugin,
+    InvocationEndInfo,
+    InvocationStartInfo,
+    InvocationStatus,
+    OperationInfo,
+    OperationType,
+    PropagationInput,
+    PropagationMetadata,
+    UserFunctionEndInfo,
+    UserFunctionOutcome,
+    UserFunctionStartInfo,
+)
+
+if TYPE_CHECKING:
+    from opentelemetry.util.types import Attributes
+
+logger = logging.getLogger("durable_backend.otel")
+
+Attrs = dict[str, str | bool | int]
+Parent = Span | SpanContext
+_INVOCATION_SCOPE = "__invocation__"
+
+
+def nanos(moment: datetime | None) -> int | None:
+    return None if moment is None else int(moment.timestamp() * 1_000_000_000)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def xray_header(span_context: SpanContext) -> str:
+    """An X-Ray trace header naming ``span_context`` as the parent."""
+    trace_hex = format(span_context.trace_id, "032x")
+    return (
+        f"Root=1-{trace_hex[:8]}-{trace_hex[8:]};Parent={span_context.span_id:016x};"
+        f"Sampled={int(span_context.trace_flags.sampled)}"
+    )
+
+
+@frozen
+class ExecutionTrace:
+    """One invocation's view of its execution's trace: the trace id, the ancestor every
+    Workflow and Invocation span hangs from (the propagated parent, or the synthetic
+    ``DurableExecutionRoot``), the sampling decision, and the tracer that makes spans with
+    the ids ``DeterministicIdGenerator`` hands it."""
+
+    arn: str
+    start_time: datetime
+    ancestor: SpanContext
+    provider: TracerProvider
+    tracer: SdkTracer
+    ids: DeterministicIdGenerator
+
+    @property
+    def trace_id(self) -> int:
+        return self.ancestor.trace_id
+
+    def context(self, span_id: int) -> SpanContext:
+        return SpanContext(
+            self.trace_id, span_id, is_remote=False, trace_flags=self.ancestor.trace_flags
+        )
+
+    def operation(self, operation_id: str) -> SpanContext:
+        """The span context an operation's own span has (or will have)."""
+        return self.context(operation_id_to_span_id(self.arn, operation_id))
+
+    @property
+    def workflow(self) -> SpanContext:
+        return self.context(derive_workflow_span_id(self.arn))
+
+    def start(
+        self,
+        name: str,
+        parent: Parent,
+        attributes: Attributes,
+        *,
+        span_id: int | None = None,
+        start_time: datetime | None = None,
+        links: Sequence[Link] = (),
+    ) -> Span:
+        """Start a span under ``parent``, with ``span_id`` if given (else a fresh one)."""
+        parent_span = NonRecordingSpan(parent) if isinstance(parent, SpanContext) else parent
+        with self.ids.use_ids(trace_id=None, span_id=span_id):
+            return self.tracer.start_span(
+                name,
+                context=trace.set_span_in_context(parent_span, Context()),
+                kind=SpanKind.INTERNAL,
+                attributes=attributes,
+                start_time=nanos(start_time),
+                links=links,
+            )
+
+    def export_root(self) -> None:
+        """Export the zero-length synthetic root, when it is the ancestor and sampled. Every
+        such invocation exports it again, with the same ids and times, so the trace keeps its
+        root whichever invocation's export gets through."""
+        if self.ancestor.is_remote or not self.ancestor.trace_flags.sampled:
+            return
+        at = nanos(self.start_time)
+        with self.ids.use_ids(trace_id=self.trace_id, span_id=self.ancestor.span_id):
+            root = self.tracer.start_span(
+                "DurableExecutionRoot",
+                context=Context(),
+                attributes={"durable.execution.arn": self.arn,
+                            "durable.execution.synthetic_root": True},
+                start_time=at,
+            )
+        root.end(end_time=at)
+
+
+def attributes(arn: str, info: OperationInfo) -> Attrs:
+    """The official plugin's span attributes for an operation or a run of its user code."""
+    found: Attrs = {
+        "durable.execution.arn": arn,
+        "durable.operation.id": info.operation_id,
+        "durable.operation.type": info.operation_type.value,
+    }
+    if info.sub_type is not None:
+        found["durable.operation.subtype"] = info.sub_type
+    if info.name is not None:
+        found["durable.operation.name"] = info.name
+    is_attempt = info.operation_type is OperationType.STEP and isinstance(
+        info, UserFunctionStartInfo | UserFunctionEndInfo
+    )
+    if not is_attempt:
+        found["durable.operation.status"] = info.status.value
+    if info.operation_type is not OperationType.CONTEXT:
+        if info.attempt is not None:
+            found["durable.attempt.number"] = info.attempt
+        if isinstance(info, UserFunctionEndInfo):
+            found["durable.attempt.outcome"] = info.outcome.value
+    return found
+
+
+def set_outcome(span: Span, info: OperationInfo) -> None:
+    """ERROR with an exception event when the info carries an error; OK when it succeeded."""
+    error = info.error
+    if error is not None:
+        span.set_status(StatusCode.ERROR, error.message or "")
+        span.add_event(
+            "exception",
+            {"exception.type": error.type or "", "exception.message": error.message or ""},
+        )
+    elif info.status is OperationStatus.SUCCEEDED or (
+        isinstance(info, UserFunctionEndInfo) and info.outcome is UserFunctionOutcome.SUCCEEDED
+    ):
+        span.set_status(StatusCode.OK)
+
+
+def attempt_key(info: UserFunctionStartInfo | UserFunctionEndInfo) -> str:
+    """Where a run of user code keeps its span: per attempt for a step, per context else."""
+    if info.operation_type is OperationType.STEP:
+        return f"{info.operation_id}:attempt:{info.attempt or 1}"
+    return info.operation_id
+
+
+def attempt_name(info: UserFunctionStartInfo) -> str:
+    return f"{info.name or info.operation_id} attempt {info.attempt or 1}"
+
+
+class OtelPluginBase(DurableInstrumentationPlugin):
+    """One invocation's spans; the views decide where operations hang.
+
+    Ids that must agree across invocations (trace, Workflow, operations) are derived from the
+    execution ARN, so nothing is carried from one invocation's plugin to the next.
+    """
+
+    def __init__(self, config: OtelPluginConfig | None = None) -> None:
+        self.config = config if config is not None else OtelPluginConfig()
+        self._trace: ExecutionTrace | None = None
+        self._lock = threading.RLock()
+        self._spans: dict[str, Span] = {}
+        self._scopes: dict[str, tuple[Context, object]] = {}
+        self._invocation_span: Span | None = None
+        self._enclosing: SpanContext | None = None
+
+    # ------------------------------------------------------------------ registry and scopes
+
+    def _put(self, key: str, span: Span) -> Span:
+        with self._lock:
+            self._spans[key] = span
+        return span
+
+    def _get(self, key: str | None) -> Span | None:
+        if key is None:
+            return None
+        with self._lock:
+            return self._spans.get(key)
+
+    def _pop(self, key: str) -> Span | None:
+        with self._lock:
+            return self._spans.pop(key, None)
+
+    def _attach(self, key: str, span: Span) -> None:
+        """Make ``span`` current here (for the user code about to run and its log records)."""
+        self._detach(key)  # a body that suspended and came back never reported its end
+        attached = trace.set_span_in_context(span)
+        token = otel_context.attach(attached)
+        with self._lock:
+            self._scopes[key] = (attached, token)
+
+    def _detach(self, key: str) -> None:
+        """Restore what was current before ``_attach(key)``; only from where it was attached
+        (another thread or task has a context of its own that this token cannot reset)."""
+        with self._lock:
+            scope = self._scopes.pop(key, None)
+        if scope is not None and otel_context.get_current() is scope[0]:
+            otel_context.detach(scope[1])  # type: ignore[arg-type]
+
+    def _detach_all(self) -> None:
+        with self._lock:
+            keys = list(reversed(self._scopes))
+        for key in keys:
+            self._detach(key)
+
+    # ------------------------------------------------------------------ log correlation
+
+    def get_current_span_context(self) -> SpanContext | None:
+        """The span a log record emitted here belongs to: the current span when it is on this
+        execution's trace and was made current inside the invocation, else the Invocation span."""
+        execution = self._trace
+        if execution is None:
+            return None
+        current = trace.get_current_span().get_span_context()
+        if (
+            current.is_valid
+            and current.trace_id == execution.trace_id
+            and current != self._enclosing
+        ):
+            return current
+        span = self._invocation_span
+        return span.get_span_context() if span is not None else None
+
+    # ------------------------------------------------------------------ invocation
+
+    def on_invocation_start(self, info: InvocationStartInfo) -> None:
+        bind_invocation(self)
+        execution = self._open_trace(info)
+        if execution is None:
+            return
+        self._trace = execution
+        execution.export_root()
+        ambient = trace.get_current_span()
+        on_trace = ambient.get_span_context().trace_id == execution.trace_id
+        self._invocation_span = execution.start(
+            "Invocation",
+            ambient if on_trace else execution.ancestor,
+            {"durable.execution.arn": execution.arn,
+             "durable.invocation.first": info.is_first_invocation},
+        )
+        current = self._scope_at_start(execution)
+        if current is not None and not on_trace:
+            self._attach(_INVOCATION_SCOPE, current)
+        self._enclosing = trace.get_current_span().get_span_context()
+        if self.config.enrich_logger:
+            install_log_filter()
+
+    def _scope_at_start(self, execution: ExecutionTrace) -> Span | None:
+        """The span the handler's own code runs under."""
+        return self._invocation_span
+
+    def _open_trace(self, info: InvocationStartInfo) -> ExecutionTrace | None:
+        name = type(self).__name__
+        arn, start_time = info.execution_arn, info.execution_start_time
+        if not arn or start_time is None:
+            logger.warning(
+                "%s needs the execution ARN and start time to derive the trace; this "
+                "invocation is not traced", name,
+            )
+            return None
+        provider = create_tracer_provider(self.config).tracer_provider
+        tracer = provider.get_tracer(self.config.instrument_name)
+        if not isinstance(tracer, SdkTracer):
+            logger.warning(
+                "%s needs an OpenTelemetry SDK TracerProvider (opentelemetry.sdk.trace) for "
+                "stable span ids, got %s: install one globally or pass "
+                "OtelPluginConfig(tracer_provider=...); this invocation is not traced",
+                name, type(provider).__name__,
+            )
+            return None
+        extractor = self.config.context_extractor or xray_context_extractor
+        extracted = extractor(info)
+        if extracted is not None and not isinstance(extracted, ExtractedContext):
+            raise TypeError(
+                f"the context extractor returned {type(extracted).__name__}; "
+                "it must return ExtractedContext or None"
+            )
+        valid = extracted is not None and extracted.has_valid_trace_id
+        trace_id = extracted.trace_id if extracted and valid else None
+        trace_id = trace_id or derive_trace_id(arn, start_time)
+        flags = TraceFlags(
+            TraceFlags.SAMPLED if self._sampled(extracted, tracer, trace_id) else TraceFlags.DEFAULT
+        )
+        remote = extracted is not None and extracted.has_complete_remote_parent
+        parent_id = extracted.parent_span_id if extracted and remote else None
+        ancestor = SpanContext(
+            trace_id,
+            parent_id or derive_execution_root_span_id(arn),
+            is_remote=remote,
+            trace_flags=flags,
+        )
+        ids = DeterministicIdGenerator.install_on_tracer(tracer)
+        return ExecutionTrace(arn, start_time, ancestor, provider, tracer, ids)
+
+    def _sampled(
+        self, extracted: ExtractedContext | None, tracer: SdkTracer, trace_id: int
+    ) -> bool:
+        """Decided once per invocation: the propagated decision, else that of an ambient span
+        on this trace, else the tracer's sampler for the Workflow span."""
+        sampling = extracted.sampling if extracted is not None else Sampling.UNDECIDED
+        if sampling is not Sampling.UNDECIDED:
+            return sampling is Sampling.SAMPLED
+        ambient = trace.get_current_span().get_span_context()
+        if ambient.is_valid and ambient.trace_id == trace_id:
+            return ambient.trace_flags.sampled
+        result = tracer.sampler.should_sample(None, trace_id, self.config.workflow_span_name)
+        return result.decision is Decision.RECORD_AND_SAMPLE
+
+    def on_invocation_end(self, info: InvocationEndInfo) -> None:
+        execution = self._trace
+        try:
+            self._detach_all()
+            if execution is not None:
+                self._end_open_spans()
+                self._end_invocation_span(info)
+                if info.status in (InvocationStatus.SUCCEEDED, InvocationStatus.FAILED):
+                    self._export_workflow(execution, info)
+        finally:
+            unbind_invocation(self)
+            self._trace = None
+            if execution is not None:
+                self._flush(execution)
+
+    def _end_open_spans(self) -> None:
+        """End what this invocation leaves open (a body that suspended), children first."""
+        with self._lock:
+            open_spans = list(reversed(self._spans.items()))
+            self._spans.clear()
+        for _, span in open_spans:
+            if span.is_recording():
+                span.set_attribute("durable.span.truncated_at_invocation_boundary", True)
+                span.end()
+
+    def _end_invocation_span(self, info: InvocationEndInfo) -> None:
+        span = self._invocation_span
+        if span is None:
+            return
+        status = info.status
+        span.set_attribute(
+            "durable.invocation.status",
+            "RETRYING" if status is InvocationStatus.RETRY else status.value,
+        )
+        if status in (InvocationStatus.SUCCEEDED, InvocationStatus.PENDING):
+            span.set_status(StatusCode.OK)
+        elif status is InvocationStatus.FAILED:
+            span.set_status(StatusCode.ERROR, info.error.message or "" if info.error else "")
+        span.end()
+
+    def _export_workflow(self, execution: ExecutionTrace, info: InvocationEndInfo) -> None:
+        """The execution-wide span, exported once: by the invocation that ends the execution."""
+        span = execution.start(
+            self.config.workflow_span_name,
+            execution.ancestor,
+            {"durable.execution.arn": execution.arn,
+             "durable.execution.status": info.status.value},
+            span_id=execution.workflow.span_id,
+            start_time=execution.start_time,
+        )
+        if info.status is InvocationStatus.FAILED:
+            span.set_status(StatusCode.ERROR, info.error.message or "" if info.error else "")
+        else:
+            span.set_status(StatusCode.OK)
+        span.end()
+
+    @staticmethod
+    def _flush(execution: ExecutionTrace) -> None:
+        """Export before Lambda freezes the environment; an exporter's failure is logged."""
+        flush = getattr(execution.provider, "force_flush", None)
+        if flush is None:
+            return
+        try:
+            flush()
+        except Exception:
+            logger.exception("flushing spans at the end of the invocation failed")
+
+    # ------------------------------------------------------------------ chained invokes
+
+    def provide_propagation_metadata(self, info: PropagationInput) -> PropagationMetadata | None:
+        """The invoke operation's span as the parent of the invoked execution's trace."""
+        execution = self._trace
+        if execution is None or info.execution_arn != execution.arn:
+            return None
+        span = self._get(info.operation_id)
+        parent = span.get_span_context() if span is not None else execution.operation(
+            info.operation_id
+        )
+        return PropagationMetadata(x_amzn_trace_id=xray_header(parent))
+
+    def _claim(self) -> ExecutionTrace | None:
+        """The trace, after claiming this thread or task for log correlation (a branch runs
+        on one the invocation's start never saw); None when this invocation is not traced."""
+        execution = self._trace
+        if execution is not None:
+            bind_invocation(self)
+        return execution
