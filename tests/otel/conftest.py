@@ -69,10 +69,13 @@ def parent_of(span: ReadableSpan) -> int | None:
 
 
 def invoke_once(
-    twin: Twin, scenario: Callable[..., Any], backend: MemoryBackend, arn: str, factory: Any
+    runner: Twin, scenario: Callable[..., Any], backend: MemoryBackend, arn: str, factory: Any
 ) -> dict[str, Any]:
     """One invocation of ``scenario`` with the plugin ``factory``, recorded by the service."""
-    return twin.invoke(scenario, backend, arn, plugins=[factory])
+    return runner.invoke(scenario, backend, arn, plugins=[factory])
+
+
+_WATCHED = ("durable_backend.plugin", "durable_backend.otel", "opentelemetry")
 
 
 @pytest.fixture(autouse=True)
@@ -82,7 +85,7 @@ def no_contained_plugin_failures(caplog: pytest.LogCaptureFixture) -> Iterator[N
     failures = [
         record.getMessage()
         for record in caplog.records
-        if record.name.startswith(("durable_backend.plugin", "durable_backend.otel", "opentelemetry"))
+        if record.name.startswith(_WATCHED)
         and record.levelno >= logging.WARNING
     ]
     assert not failures, failures

@@ -36,7 +36,7 @@ class Records(logging.Handler):
 
 @pytest.fixture
 def records() -> Iterator[Records]:
-    """A handler on the root logger, where Lambda's handler is and the plugin installs its filter."""
+    """A handler on the root logger: where Lambda's is, and where the plugin puts its filter."""
     handler, root = Records(), logging.getLogger()
     level = root.level
     root.addHandler(handler)
