@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from typing import Any
@@ -95,3 +96,40 @@ def test_a_provider_without_the_sdk_traces_nothing_and_says_why(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("needs an OpenTelemetry SDK TracerProvider" in w for w in warnings), warnings
     caplog.clear()  # the warning is the point here, not a failure
+
+
+_ENTRY_POINT_PROBE = """
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+import durable_backend as db
+from durable_backend.testing import run_workflow
+
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+
+@db.durable_execution
+def handler(event: object, ctx: db.DurableContext) -> int:
+    return ctx.step(lambda _: 1, name="one")
+
+run_workflow(handler, {}).assert_succeeded()
+spans = {span.context.span_id: span.name for span in exporter.get_finished_spans()}
+(one,) = [span for span in exporter.get_finished_spans() if span.name == "one"]
+print(spans[one.parent.span_id])
+"""
+
+
+@pytest.mark.parametrize(
+    ("name", "parent"), [("otel-invocation", "Invocation"), ("otel-execution", "Workflow")]
+)
+def test_the_entry_points_load_a_view_with_the_global_provider(name: str, parent: str) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", _ENTRY_POINT_PROBE],
+        capture_output=True, text=True, check=True,
+        env={**os.environ, "DURABLE_EXECUTION_PLUGINS": name},
+    )
+    assert out.stdout.strip() == parent, out.stderr
