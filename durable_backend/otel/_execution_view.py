@@ -29,7 +29,6 @@ from durable_backend.plugin import (
     OperationStartInfo,
     OperationType,
     UserFunctionEndInfo,
-    UserFunctionOutcome,
     UserFunctionStartInfo,
 )
 
@@ -115,22 +114,8 @@ class ExecutionOtelPlugin(OtelPluginBase):
             self._note(info.operation_id, info.start_time, None)
         self._attach(key, span)
 
-    def on_user_function_end(self, info: UserFunctionEndInfo) -> None:
-        execution = self._trace
-        if execution is None:
-            return
-        key = attempt_key(info)
-        if (
-            info.operation_type is OperationType.STEP
-            and info.outcome is not UserFunctionOutcome.INCOMPLETE
-        ):
-            span = self._pop(key)
-            if span is not None:
-                span.set_attributes(attributes(execution.arn, info))
-                set_outcome(span, info)
-                span.end(end_time=nanos(info.end_time))
-            self._note(info.operation_id, None, info.end_time)
-        self._detach(key)
+    def _attempt_ended(self, info: UserFunctionEndInfo) -> None:
+        self._note(info.operation_id, None, info.end_time)
 
     def on_operation_end(self, info: OperationEndInfo) -> None:
         execution = self._claim()

@@ -27,8 +27,6 @@ from durable_backend.plugin import (
     OperationInfo,
     OperationStartInfo,
     OperationType,
-    UserFunctionEndInfo,
-    UserFunctionOutcome,
     UserFunctionStartInfo,
 )
 
@@ -109,21 +107,6 @@ class InvocationOtelPlugin(OtelPluginBase):
                     own_id=first, carries_on=bool(replayed) or info.is_replay_children,
                 )
         self._attach(key, span)
-
-    def on_user_function_end(self, info: UserFunctionEndInfo) -> None:
-        if self._trace is None:
-            return
-        key = attempt_key(info)
-        if (
-            info.operation_type is OperationType.STEP
-            and info.outcome is not UserFunctionOutcome.INCOMPLETE
-        ):
-            span = self._pop(key)
-            if span is not None:
-                span.set_attributes(attributes(self._trace.arn, info))
-                set_outcome(span, info)
-                span.end()
-        self._detach(key)
 
     def on_operation_end(self, info: OperationEndInfo) -> None:
         execution = self._claim()

@@ -424,6 +424,30 @@ class OtelPluginBase(DurableInstrumentationPlugin):
         except Exception:
             logger.exception("flushing spans at the end of the invocation failed")
 
+    # ------------------------------------------------------------------ attempts
+
+    def on_user_function_end(self, info: UserFunctionEndInfo) -> None:
+        """A step attempt's span ends with its outcome (unless it suspended: then it is cut at
+        the invocation's end); the scope its start opened closes either way."""
+        execution = self._trace
+        if execution is None:
+            return
+        key = attempt_key(info)
+        if (
+            info.operation_type is OperationType.STEP
+            and info.outcome is not UserFunctionOutcome.INCOMPLETE
+        ):
+            span = self._pop(key)
+            if span is not None:
+                span.set_attributes(attributes(execution.arn, info))
+                set_outcome(span, info)
+                span.end(end_time=nanos(info.end_time))
+            self._attempt_ended(info)
+        self._detach(key)
+
+    def _attempt_ended(self, info: UserFunctionEndInfo) -> None:
+        """What a view notes when a step attempt ended."""
+
     # ------------------------------------------------------------------ chained invokes
 
     def provide_propagation_metadata(self, info: PropagationInput) -> PropagationMetadata | None:
