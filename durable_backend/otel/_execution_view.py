@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext
 
 from durable_backend.otel._config import OtelPluginConfig
-from durable_backend.otel._tracing import (
+from durable_backend.otel._plugin_base import OtelPluginBase
+from durable_backend.otel._spans import (
     ExecutionTrace,
-    OtelPluginBase,
     attempt_key,
     attempt_name,
     attributes,
@@ -51,7 +51,7 @@ class ExecutionOtelPlugin(OtelPluginBase):
         self._checkpointed: set[str] = set()
         self._bounds: dict[str, _Bounds] = {}
 
-    def _scope_at_start(self, execution: ExecutionTrace) -> Span | None:
+    def _scope_at_start(self, execution: ExecutionTrace, invocation: Span) -> Span:
         return NonRecordingSpan(execution.workflow)
 
     def _placeholder(self, execution: ExecutionTrace, operation_id: str, *, own_id: bool) -> Span:

@@ -13,9 +13,9 @@ from __future__ import annotations
 from opentelemetry.trace import Link, Span
 
 from durable_backend.otel._config import OtelPluginConfig
-from durable_backend.otel._tracing import (
+from durable_backend.otel._plugin_base import OtelPluginBase
+from durable_backend.otel._spans import (
     ExecutionTrace,
-    OtelPluginBase,
     attempt_key,
     attempt_name,
     attributes,
