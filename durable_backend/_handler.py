@@ -152,7 +152,8 @@ class _Handler(Generic[F, B]):
     def _invocation(
         self, event: Any, lambda_context: Any, make_execution: MakeExecution
     ) -> Flow:
-        """The invocation as the engine's flow, for either twin's runtime to drive."""
+        """The invocation as the engine's flow, for either twin's runtime to drive. Plugins
+        observe real invocations only, not the Replayer's checks of a recorded history."""
         settings = self._settings
         return invocation_flow(
             event,
@@ -161,7 +162,7 @@ class _Handler(Generic[F, B]):
             settings.result_serdes,
             make_execution,
             time_left(lambda_context),
-            plugins=self._plugins,
+            plugins=self._plugins if make_execution is Execution else None,
             request_id=getattr(lambda_context, "aws_request_id", None),
         )
 

@@ -114,8 +114,20 @@ def handler(event, context: DurableContext):
                         config=StepConfig(retry_strategy=create_retry_strategy(
                             RetryStrategyConfig(max_attempts=1))))
 """,
+    "large_child_result_replays_its_children": """
+@durable_execution(plugins=[FACTORY])
+def handler(event, context: DurableContext):
+    def halves(child):
+        return child.step(lambda _: "x" * 150_000, name="first half") + child.step(
+            lambda _: "y" * 150_000, name="second half")
+
+    big = context.run_in_child_context(halves, name="big")
+    context.wait(Duration.from_seconds(2), name="pause")
+    return len(big)
+""",
 }
 PAYLOADS = {
+    "large_child_result_replays_its_children": "{}",
     "steps_retries_wait_child": '{"n": 10}',
     "map_and_parallel": '{"items": [1, 2, 3, 4]}',
     "failure_and_polling": "{}",

@@ -11,6 +11,7 @@ import pytest
 import durable_backend as db
 from durable_backend import plugin
 from durable_backend.backend import OperationStatus
+from durable_backend.testing import History, Replayer, run_workflow
 from tests.engine.conftest import Twin
 from tests.plugin.recording import recording_factory
 from tests.support.service import MemoryBackend
@@ -450,3 +451,19 @@ def test_chained_invoke_carries_the_propagated_trace_header(twin: Twin) -> None:
     (info,) = seen
     assert info.execution_arn == outcome.arn and info.target_function_name == "other-function"
     assert info.operation_id == start.id and info.parent_operation_id is None
+
+
+def test_the_replayer_runs_no_plugin() -> None:
+    factory = recording_factory(plugin)
+
+    @db.durable_execution(plugins=[factory])
+    def handler(event: Any, ctx: db.DurableContext) -> str:
+        ctx.wait(5, name="pause")
+        return ctx.step(lambda _: "done", name="after")
+
+    result = run_workflow(handler)
+    recorded = len(factory.events)
+    assert recorded > 0
+    history = History("recorded", result.arn, result.operations, result.status.value)
+    assert Replayer(handler).replay(history).compatible
+    assert len(factory.events) == recorded
