@@ -48,7 +48,6 @@ class ExecutionOtelPlugin(OtelPluginBase):
 
     def __init__(self, config: OtelPluginConfig | None = None) -> None:
         super().__init__(config)
-        self._checkpointed: set[str] = set()
         self._bounds: dict[str, _Bounds] = {}
 
     def _scope_at_start(self, execution: ExecutionTrace, invocation: Span) -> Span:
@@ -81,14 +80,7 @@ class ExecutionOtelPlugin(OtelPluginBase):
         span = self._invocation_span
         return [Link(span.get_span_context())] if span is not None else []
 
-    def on_operation_start(self, info: OperationStartInfo) -> None:
-        execution = self._claim()
-        if execution is None:
-            return
-        if info.operation_type is OperationType.CONTEXT:
-            with self._lock:
-                self._checkpointed.add(info.operation_id)
-            return
+    def _operation_started(self, execution: ExecutionTrace, info: OperationStartInfo) -> None:
         self._placeholder(execution, info.operation_id, own_id=True)
         self._note(info.operation_id, info.start_time, None)
 
@@ -106,7 +98,7 @@ class ExecutionOtelPlugin(OtelPluginBase):
             self._note(info.operation_id, info.start_time, None)
         else:
             with self._lock:
-                checkpointed = info.operation_id in self._checkpointed
+                checkpointed = info.operation_id in self._context_replayed
             # A context with no checkpoint (a FLAT branch) gets a fresh id each time it runs.
             span = self._placeholder(
                 execution, info.operation_id, own_id=checkpointed or info.is_replay_children

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from opentelemetry.trace import Link, Span
 
-from durable_backend.otel._config import OtelPluginConfig
 from durable_backend.otel._plugin_base import OtelPluginBase
 from durable_backend.otel._spans import (
     ExecutionTrace,
@@ -33,10 +32,6 @@ from durable_backend.plugin import (
 
 class InvocationOtelPlugin(OtelPluginBase):
     """The per-invocation view for one invocation (its factory: ``InvocationOtelPluginFactory``)."""
-
-    def __init__(self, config: OtelPluginConfig | None = None) -> None:
-        super().__init__(config)
-        self._context_replayed: dict[str, bool] = {}
 
     def _parent(self, parent_id: str | None) -> Span | None:
         return self._get(parent_id) or self._invocation_span
@@ -69,15 +64,7 @@ class InvocationOtelPlugin(OtelPluginBase):
         )
         return self._put(key, span)
 
-    def on_operation_start(self, info: OperationStartInfo) -> None:
-        execution = self._claim()
-        if execution is None:
-            return
-        if info.operation_type is OperationType.CONTEXT:
-            # Its body's hooks open its span; this one says whether it has a checkpoint.
-            with self._lock:
-                self._context_replayed[info.operation_id] = info.is_replayed
-            return
+    def _operation_started(self, execution: ExecutionTrace, info: OperationStartInfo) -> None:
         self._open(
             execution, info.operation_id, info.name or info.operation_id, info,
             own_id=not info.is_replayed, carries_on=info.is_replayed,

@@ -34,6 +34,7 @@ from durable_backend.plugin import (
     InvocationEndInfo,
     InvocationStartInfo,
     InvocationStatus,
+    OperationStartInfo,
     OperationType,
     PropagationInput,
     PropagationMetadata,
@@ -61,6 +62,9 @@ class OtelPluginBase(DurableInstrumentationPlugin):
         self._scopes: dict[str, tuple[Context, object]] = {}
         self._invocation_span: Span | None = None
         self._enclosing: SpanContext | None = None
+        # CONTEXT operations whose START this invocation saw (replayed or not): a context
+        # without one has no checkpoint (a FLAT branch).
+        self._context_replayed: dict[str, bool] = {}
 
     # ------------------------------------------------------------------ registry and scopes
 
@@ -270,7 +274,22 @@ class OtelPluginBase(DurableInstrumentationPlugin):
         except Exception:
             logger.exception("flushing spans at the end of the invocation failed")
 
-    # ------------------------------------------------------------------ attempts
+    # ------------------------------------------------------------------ operations
+
+    def on_operation_start(self, info: OperationStartInfo) -> None:
+        execution = self._claim()
+        if execution is None:
+            return
+        if info.operation_type is OperationType.CONTEXT:
+            # Its body's hooks open its span; this says it has a checkpoint, and if replayed.
+            with self._lock:
+                self._context_replayed[info.operation_id] = info.is_replayed
+            return
+        self._operation_started(execution, info)
+
+    def _operation_started(self, execution: ExecutionTrace, info: OperationStartInfo) -> None:
+        """A view's span (or placeholder) for an operation other than a context."""
+
 
     def on_user_function_end(self, info: UserFunctionEndInfo) -> None:
         """A step attempt's span ends with its outcome (unless it suspended: then it is cut at
