@@ -242,3 +242,40 @@ def test_a_retried_step_keeps_its_id_and_gets_an_attempt_span_per_try(
     first, second = spans.named("Invocation")
     assert _linked(failed) == {first.context.span_id}
     assert _linked(passed) == {second.context.span_id}
+
+
+def test_branches_hang_from_their_map_or_parallel(twin: Twin, spans: Spans) -> None:
+    """A FLAT map's items have no checkpoint: fresh span ids, their steps under the map; a
+    parallel's branches are checkpointed contexts with derived ids."""
+
+    def item(ctx: Any, value: int, index: int, items: Any) -> Any:
+        return (yield ctx.step(lambda _: value, name=f"s{value}"))
+
+    def scenario(event: Any, ctx: Any) -> Any:
+        flat = db.MapConfig[int](nesting_type=db.NestingType.FLAT)
+        yield ctx.map([1, 2], twin.body(item), name="flat", config=flat)
+        yield ctx.parallel([lambda c: 1, lambda c: 2], name="both")
+
+    outcome = twin.run(scenario, plugins=[ExecutionOtelPluginFactory(spans.config)])
+    assert outcome.status == "SUCCEEDED"
+    arn, ids = outcome.arn, _op_ids(outcome.backend, outcome.arn)
+    workflow_id = spans.one("Workflow").context.span_id
+    flat, both = spans.one("flat"), spans.one("both")
+    assert parent_of(flat) == parent_of(both) == workflow_id
+    under_flat = {span.name: span for span in spans.all if parent_of(span) == flat.context.span_id}
+    assert {"s1", "s2"} <= set(under_flat), spans.render()
+    items = [span for name, span in under_flat.items() if name not in ("s1", "s2")]
+    assert [_attrs(span)["durable.operation.subtype"] for span in items] == ["MapIteration"] * 2
+    for span in items:  # no checkpoint, so no derived id to keep
+        assert span.context.span_id != operation_id_to_span_id(
+            arn, _attrs(span)["durable.operation.id"]
+        )
+    branches = [span for span in spans.all if parent_of(span) == both.context.span_id]
+    assert sorted(_attrs(b)["durable.operation.subtype"] for b in branches) == [
+        "ParallelBranch", "ParallelBranch"
+    ]
+    for span in branches:
+        assert span.context.span_id == operation_id_to_span_id(
+            arn, _attrs(span)["durable.operation.id"]
+        )
+    assert spans.one("s1").context.span_id == operation_id_to_span_id(arn, ids["s1"])
