@@ -279,3 +279,29 @@ def test_branches_hang_from_their_map_or_parallel(twin: Twin, spans: Spans) -> N
             arn, _attrs(span)["durable.operation.id"]
         )
     assert spans.one("s1").context.span_id == operation_id_to_span_id(arn, ids["s1"])
+
+
+def test_a_map_that_replays_its_children_keeps_one_logical_span(twin: Twin, spans: Spans) -> None:
+    """A map result too large to checkpoint is rebuilt by running the map's body again on
+    replay: the per-execution view does not export it twice, the per-invocation view links the
+    second run to the map's id."""
+
+    def scenario(event: Any, ctx: Any) -> Any:
+        yield ctx.map([1, 2, 3], lambda c, item, i, items: "x" * 100_000, name="big")
+        yield ctx.wait(db.Duration.from_seconds(1), name="pause")
+
+    for factory in (ExecutionOtelPluginFactory, InvocationOtelPluginFactory):
+        spans.clear()
+        outcome = twin.run(scenario, plugins=[factory(spans.config)])
+        assert outcome.status == "SUCCEEDED" and len(outcome.outputs) == 2
+        arn, op_id = outcome.arn, _op_ids(outcome.backend, outcome.arn)["big"]
+        details = outcome.backend.operation(arn, op_id).context_details
+        assert details is not None and details.replay_children
+        big_id = operation_id_to_span_id(arn, op_id)
+        if factory is ExecutionOtelPluginFactory:
+            assert spans.one("big").context.span_id == big_id
+        else:
+            first, second = spans.named("big")
+            assert first.context.span_id == big_id
+            assert second.context.span_id != big_id and big_id in _linked(second)
+            assert parent_of(second) == spans.named("Invocation")[1].context.span_id
