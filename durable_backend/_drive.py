@@ -87,7 +87,9 @@ class Runtime:
             self.condition.wait()
         elif kind is Landed:
             self.condition.notify_all()
-        elif kind is not LetOthersJoin:  # threads already run meanwhile
+        elif kind is LetOthersJoin:
+            self.condition.wait(effect.seconds)
+        else:
             self.lock.release()
             try:
                 return self._call(effect)

@@ -8,7 +8,7 @@ from durable_backend._engine._checkpoints import (
     InvocationRevoked,
     SuspendExecution,
 )
-from durable_backend._engine._commits import commit_flow, flush_flow, pages_flow
+from durable_backend._engine._commits import QUIET_WINDOWS, commit_flow, flush_flow, pages_flow
 from durable_backend._engine._effects import (
     AwaitLanding,
     BodyTimedOut,
@@ -83,6 +83,7 @@ __all__ = [
     "NowRequest",
     "OperationShape",
     "ParallelRequest",
+    "QUIET_WINDOWS",
     "ReplayExecution",
     "ReplayFrontier",
     "Request",

@@ -66,11 +66,21 @@ def estimated_size(update: OperationUpdate) -> int:
 class CheckpointQueue:
     """Queued updates, the committed count and the current token of one invocation."""
 
-    __slots__ = ("committed", "failure", "in_flight", "pending", "queued", "revoked", "token")
+    __slots__ = (
+        "committed",
+        "failure",
+        "in_flight",
+        "pending",
+        "pending_bytes",
+        "queued",
+        "revoked",
+        "token",
+    )
 
     def __init__(self, token: str) -> None:
         self.token = token
         self.pending: list[OperationUpdate] = []
+        self.pending_bytes = 0
         self.queued = 0
         self.committed = 0
         self.in_flight = False
@@ -86,8 +96,13 @@ class CheckpointQueue:
         if self.revoked and updates:
             raise InvocationRevoked("the invocation's checkpoint token was revoked")
         self.pending.extend(updates)
+        self.pending_bytes += sum(map(estimated_size, updates))
         self.queued += len(updates)
         return self.queued
+
+    def full(self) -> bool:
+        """Whether the queue holds at least one call's worth: waiting for more saves nothing."""
+        return len(self.pending) >= MAX_BATCH_UPDATES or self.pending_bytes >= MAX_BATCH_BYTES
 
     def is_committed(self, ticket: int) -> bool:
         """Whether ``ticket`` is durable; raises if it never can be in this invocation."""
@@ -118,8 +133,8 @@ class CheckpointQueue:
         for update in pending:
             if count == MAX_BATCH_UPDATES:
                 break
-            size += estimated_size(update)
-            if count and size > MAX_BATCH_BYTES:
+            cost = estimated_size(update)
+            if count and size + cost > MAX_BATCH_BYTES:
                 break
             if update.id in seen and not (
                 previous is not None
@@ -130,11 +145,13 @@ class CheckpointQueue:
                 break
             seen.add(update.id)
             previous = update
+            size += cost
             count += 1
             if update.type is OperationType.EXECUTION:
                 break
         updates = tuple(pending[:count])
         del pending[:count]
+        self.pending_bytes -= size
         self.in_flight = True
         return Batch(self.token, updates, self.committed + count)
 

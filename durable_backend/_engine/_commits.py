@@ -32,6 +32,9 @@ from durable_backend._models import (
 
 CallFlow = Generator[CallEffect, Any, Any]
 
+QUIET_WINDOWS = 3
+"""Join windows in a row with nothing new after which a call's leader stops gathering."""
+
 
 def commit_flow(
     execution: Execution,
@@ -41,9 +44,11 @@ def commit_flow(
 ) -> CallFlow:
     """Queue ``updates``; when ``durable``, return once they (or ``ticket``) are committed.
 
-    Whoever needs durability and finds no call in flight takes the next batch and sends it;
-    everyone else waits for that call to land. A failed call ends the invocation for every
-    caller (``CheckpointFailed``); a revoked token suspends them (``InvocationRevoked``).
+    Whoever needs durability and finds no call in flight leads the next one; everyone else
+    waits for it to land. While other branches run, the leader first gathers (``_gather``),
+    so one call carries as many of their updates as the batch limits allow. A failed call
+    ends the invocation for every caller (``CheckpointFailed``); a revoked token suspends
+    them (``InvocationRevoked``).
     """
     queue = execution.queue
     added = queue.add(updates)
@@ -52,13 +57,39 @@ def commit_flow(
     target = added if ticket is None else ticket
     while not queue.is_committed(target):
         if queue.in_flight:
-            yield AwaitLanding(target)
+            execution.waiting += 1
+            try:
+                yield AwaitLanding(target)
+            finally:
+                execution.waiting -= 1
             continue
         if execution.branches > 1:
-            yield LET_OTHERS_JOIN
-            if queue.in_flight or queue.is_committed(target):
-                continue
+            yield from _gather(execution)
         yield from _send(execution)
+
+
+def _gather(execution: Execution) -> CallFlow:
+    """Hold the next call while other branches keep queueing updates (group commit): until
+    the queue holds a full batch, every other branch waits for this call, or a few join
+    windows pass with nothing new. Callers arriving meanwhile wait for this call, as for one in
+    flight. (The official SDK's batcher waits the same way, 1 ms at a time.)"""
+    queue = execution.queue
+    queue.in_flight = True
+    quiet = 0
+    try:
+        while quiet < QUIET_WINDOWS and not queue.full() and (
+            execution.waiting < execution.branches - 1
+        ):
+            seen = queue.queued
+            yield LET_OTHERS_JOIN
+            quiet = quiet + 1 if queue.queued == seen else 0
+    except GeneratorExit:
+        queue.in_flight = False
+        raise
+    except BaseException:
+        queue.in_flight = False
+        yield Landed(execution)  # a waiter leads instead
+        raise
 
 
 def flush_flow(execution: Execution, ticket: int) -> Generator[CallEffect, Any, bool]:

@@ -132,7 +132,10 @@ class Landed:
 @frozen
 class LetOthersJoin:
     """Concurrent branches may be about to queue updates: let them run first, so the next call
-    carries theirs too (one loop turn in the async twin; threads already run meanwhile)."""
+    carries theirs too. The sync twin waits up to ``seconds`` (its threads run meanwhile); the
+    async twin yields one loop turn, which runs every branch that is ready."""
+
+    seconds: float = 0.001
 
 
 LET_OTHERS_JOIN = LetOthersJoin()

@@ -332,3 +332,46 @@ def test_operations_awaited_through_gather_and_task_groups_are_not_flagged() -> 
     end = backend.execution_end(arn)
     assert end is not None and end.status is ExecutionStatus.SUCCEEDED, end
     assert json.loads(end.result or "null") == [1, 2, 3]
+
+
+class RoundTripBackend(MemoryBackend):
+    """Checkpoint calls that take ``latency`` seconds, as a network round trip does: the
+    sync view sleeps through it, the async view awaits it."""
+
+    def __init__(self, latency: float) -> None:
+        super().__init__()
+        self.latency = latency
+        self.async_ = _AsyncRoundTrips(self)
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(self.latency)
+        return super().checkpoint(*args, **kwargs)
+
+
+class _AsyncRoundTrips(AsyncMemoryBackend):
+    backend: RoundTripBackend
+
+    async def batch_checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(self.backend.latency)
+        return MemoryBackend.checkpoint(self.backend, *args, **kwargs)
+
+
+@pytest.mark.parametrize("latency", [0.0, 0.02], ids=["no-latency", "20ms"])
+def test_group_commit_sends_a_wide_map_in_nearly_full_batches(twin: Twin, latency: float) -> None:
+    """300 fast items queue 1202 updates (a START and a SUCCEED for each item's context and
+    step, and the map's own). Each item waits for its SUCCEED to be durable, so one call per
+    item would be 300 calls; group commit packs them into calls of up to 250 updates."""
+    backend = RoundTripBackend(latency)
+
+    def item(ctx: Any, value: int, index: int, items: Any) -> Any:
+        return (yield ctx.step(lambda _: value, name="double"))
+
+    def scenario(event: Any, ctx: Any) -> Any:
+        batch = yield ctx.map(list(range(300)), twin.body(item))
+        return sum(batch.get_results())
+
+    outcome = twin.run(scenario, backend=backend)
+    assert outcome.result == sum(range(300))
+    sizes = [len(call.updates) for call in backend.checkpoint_calls()]
+    assert sum(sizes) == 1202
+    assert len(sizes) <= 2 * -(-1202 // 250) + 1, sizes

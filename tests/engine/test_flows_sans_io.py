@@ -10,6 +10,7 @@ import pytest
 
 import durable_backend as db
 from durable_backend._engine import (
+    QUIET_WINDOWS,
     AwaitLanding,
     CallCheckpoint,
     CheckpointFailed,
@@ -42,7 +43,7 @@ from durable_backend._models import (
     OperationUpdate,
     StepDetails,
 )
-from durable_backend._protocol import operation_id
+from durable_backend._protocol import MAX_BATCH_UPDATES, operation_id
 from durable_backend._serdes import JSON_SERDES
 from durable_backend.backend import (
     DurableError,
@@ -228,8 +229,54 @@ def test_concurrent_branches_let_others_join_before_leading_a_call() -> None:
     execution = Execution(ARN, "t1", [EXECUTION_OP])
     execution.branches = 2
     flow = commit_flow(execution, (update("a"),))
-    assert isinstance(next(flow), LetOthersJoin)
-    assert isinstance(flow.send(None), CallCheckpoint)
+    for _ in range(QUIET_WINDOWS):  # nobody joins: a few quiet windows, then the call
+        assert isinstance(next(flow), LetOthersJoin)
+    assert next(flow) == CallCheckpoint(ARN, "t1", (update("a"),))
+
+
+def test_the_leader_gathers_while_updates_arrive_until_a_batch_is_full() -> None:
+    execution = Execution(ARN, "t1", [EXECUTION_OP])
+    execution.branches = 3
+    leader = commit_flow(execution, (update("a"),))
+    assert isinstance(next(leader), LetOthersJoin)
+    for window in range(MAX_BATCH_UPDATES - 1):  # another branch queues one update a window
+        lazy = commit_flow(execution, (update(f"b{window}"),), durable=False)
+        with pytest.raises(StopIteration):
+            next(lazy)
+        effect = leader.send(None)
+        if isinstance(effect, CallCheckpoint):
+            break
+    assert isinstance(effect, CallCheckpoint) and len(effect.updates) == MAX_BATCH_UPDATES
+
+
+def test_a_caller_arriving_while_the_leader_gathers_waits_for_that_call() -> None:
+    execution = Execution(ARN, "t1", [EXECUTION_OP])
+    execution.branches = 2
+    leader = commit_flow(execution, (update("a"),))
+    assert isinstance(next(leader), LetOthersJoin)
+    follower = commit_flow(execution, (update("b"),))
+    assert next(follower) == AwaitLanding(2)
+    # every other branch now waits for this call: nothing more can come, so it goes
+    assert leader.send(None) == CallCheckpoint(ARN, "t1", (update("a"), update("b")))
+    assert isinstance(leader.send(accepted("t2")), Landed)
+    with pytest.raises(StopIteration):
+        leader.send(None)
+    with pytest.raises(StopIteration):
+        follower.send(None)
+    assert execution.waiting == 0
+
+
+def test_a_leader_interrupted_while_gathering_hands_the_call_to_a_waiter() -> None:
+    execution = Execution(ARN, "t1", [EXECUTION_OP])
+    execution.branches = 3
+    leader = commit_flow(execution, (update("a"),))
+    next(leader)
+    follower = commit_flow(execution, (update("b"),))
+    assert next(follower) == AwaitLanding(2)
+    assert leader.throw(KeyboardInterrupt()) == Landed(execution)  # wake the waiter
+    with pytest.raises(KeyboardInterrupt):
+        leader.send(None)
+    assert isinstance(follower.send(None), LetOthersJoin)  # it leads now
 
 
 def test_a_failed_call_ends_the_invocation_for_its_caller_and_every_waiter() -> None:
