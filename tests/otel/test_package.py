@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import subprocess
 import sys
 from typing import Any
 
+import attrs
 import pytest
 from opentelemetry.trace import NoOpTracerProvider
 
@@ -31,6 +33,18 @@ OFFICIAL_NAMES = {
 def test_the_public_names_are_the_official_packages() -> None:
     assert set(otel.__all__) == OFFICIAL_NAMES
     assert all(hasattr(otel, name) for name in otel.__all__)
+
+
+def test_the_config_has_the_official_fields_in_order() -> None:
+    fields = [field.name for field in attrs.fields(OtelPluginConfig)]
+    assert fields == [
+        "tracer_provider", "context_extractor", "instrument_name", "workflow_span_name",
+        "enrich_logger",
+    ]
+    assert OtelPluginConfig().workflow_span_name == "Workflow"
+    for factory in (otel.InvocationOtelPluginFactory, otel.ExecutionOtelPluginFactory):
+        assert list(inspect.signature(factory).parameters) == ["config"]
+        assert factory().config is None
 
 
 def test_importing_durable_backend_does_not_import_opentelemetry() -> None:
