@@ -126,7 +126,8 @@ class OtelPluginBase(DurableInstrumentationPlugin):
     # ------------------------------------------------------------------ invocation
 
     def on_invocation_start(self, info: InvocationStartInfo) -> None:
-        bind_invocation(self)
+        if self.config.enrich_logger:
+            bind_invocation(self)
         execution = self._open_trace(info)
         if execution is None:
             return
@@ -330,6 +331,6 @@ class OtelPluginBase(DurableInstrumentationPlugin):
         """The trace, after claiming this thread or task for log correlation (a branch runs
         on one the invocation's start never saw); None when this invocation is not traced."""
         execution = self._trace
-        if execution is not None:
+        if execution is not None and self.config.enrich_logger:
             bind_invocation(self)
         return execution

@@ -13,6 +13,8 @@ from durable_backend.lambda_service import OperationAction, OperationType
 from durable_backend.otel import (
     ExecutionOtelPluginFactory,
     InvocationOtelPluginFactory,
+    OtelPluginConfig,
+    install_log_filter,
     operation_id_to_span_id,
 )
 from durable_backend.otel._extractors import parse_xray_header
@@ -147,3 +149,19 @@ def test_a_chained_invoke_carries_the_trace_into_the_invoked_execution(
         assert call.context.span_id == call_span_id
     else:
         assert call_span_id in {link.context.span_id for link in call.links}
+
+
+def test_enrich_logger_false_leaves_records_alone(
+    twin: Twin, spans: Spans, records: Records
+) -> None:
+    install_log_filter()  # even with the filter installed by someone else
+
+    def scenario(event: Any, ctx: Any) -> Any:
+        ctx.logger.info("plain")
+        return (yield ctx.step(lambda step_ctx: step_ctx.logger.info("plain step"), name="s"))
+
+    config = OtelPluginConfig(tracer_provider=spans.provider, enrich_logger=False)
+    assert twin.run(scenario, plugins=[InvocationOtelPluginFactory(config)]).status == "SUCCEEDED"
+    assert spans.one("s attempt 1")  # traced, but not correlated
+    assert _stamp(records.by_message("plain")) is None
+    assert _stamp(records.by_message("plain step")) is None
