@@ -31,7 +31,7 @@ from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from durable_backend._codec import event_converter
-from durable_backend._engine._checkpoints import SuspendExecution
+from durable_backend._engine._checkpoints import CheckpointFailed, SuspendExecution
 from durable_backend._models import (
     DurableInvocationOutput,
     ErrorObject,
@@ -90,12 +90,12 @@ def reported(
     reported once the flow ends (``Hooks.settle``); without, the flow runs as it is."""
 
     @functools.wraps(make)
-    def start(scope: Any, op_id: str, /, *args: P.args, **kwargs: P.kwargs) -> Any:
+    def flow_of(scope: Any, op_id: str, /, *args: P.args, **kwargs: P.kwargs) -> Any:
         flow = make(scope, op_id, *args, **kwargs)
         hooks: Hooks | None = scope.execution.hooks
         return flow if hooks is None else hooks.observe(flow, op_id)
 
-    return start
+    return flow_of
 
 
 def _now() -> datetime.datetime:
@@ -260,7 +260,7 @@ class Hooks:
         else:
             ending = event_converter.structure(output, DurableInvocationOutput)
         info = InvocationEndInfo.from_durable_execution_invocation_output(
-            self._start, ending, self._snapshot()
+            self._start, ending, self._snapshot(self._committed())
         )
         self._call("on_invocation_end", info, finish=True)
 
@@ -332,10 +332,11 @@ class Hooks:
             self._end(op_id, ended)
 
     def observe(self, flow: Any, op_id: str) -> Any:
-        """``flow``, followed by ``settle(op_id)`` unless it suspended."""
+        """``flow``, followed by ``settle(op_id)`` unless it suspended or could not
+        checkpoint."""
         try:
             value = yield from flow
-        except SuspendExecution:
+        except (SuspendExecution, CheckpointFailed):
             raise
         except BaseException:
             self.settle(op_id)
@@ -428,10 +429,13 @@ class Hooks:
         if "on_operation_end" in self._wanted:
             self._call("on_operation_end", info if isinstance(info, OperationEndInfo) else info())
 
-    def _snapshot(self) -> dict[str, OperationInfo]:
-        """The operation map, with the ends this invocation checkpointed that no response
-        echoed (the service leaves out the children of a context that completed)."""
+    def _snapshot(self, committed: bool = False) -> dict[str, OperationInfo]:
+        """The operation map; once everything queued is ``committed``, with the ends this
+        invocation checkpointed that no response echoed (the service leaves out the children
+        of a context that completed)."""
         infos = {op_id: self._info(op) for op_id, op in list(self.execution_operations.items())}
+        if not committed:
+            return infos
         for op_id, ended in self._queued_ends.items():
             known = infos.get(op_id)
             if known is None or not known.status.is_terminal:
@@ -450,6 +454,11 @@ class Hooks:
                 )
         return infos
 
+    def _committed(self) -> bool:
+        """Whether everything this invocation queued was checkpointed."""
+        queue = self._execution.queue
+        return queue.failure is None and queue.committed == queue.queued
+
     def _info(self, op: Operation) -> OperationInfo:
         """``OperationInfo.from_operation``, made once per version of an operation."""
         cached = self._infos.get(op.id)
@@ -458,15 +467,15 @@ class Hooks:
         return cached[1]
 
     def _drain(self) -> None:
-        """What no flow reported: changes, then operations that ended unseen. An end this
-        invocation checkpointed without a response echoing it (the service leaves out the
-        children of a context that completed) is a change too, once everything is committed."""
+        """What no flow reported: changes, then operations that ended unseen. Once everything
+        queued is committed, the ends of flows that did not finish reporting are reported, and
+        an end no response echoed (the service leaves out the children of a context that
+        completed) is a change too."""
         self._deliver_changes()
-        for op_id in list(self._finishing):
-            self.settle(op_id)
-        queue = self._execution.queue
-        if queue.failure is None and queue.committed == queue.queued:
-            snapshot = self._snapshot()
+        if self._committed():
+            for op_id in list(self._finishing):
+                self.settle(op_id)
+            snapshot = self._snapshot(committed=True)
             unechoed = {
                 op_id: snapshot[op_id]
                 for op_id in self._queued_ends

@@ -10,7 +10,7 @@ import pytest
 
 import durable_backend as db
 from durable_backend import plugin
-from durable_backend.backend import OperationStatus
+from durable_backend.backend import OperationStatus, StaleCheckpointTokenError
 from durable_backend.testing import History, Replayer, run_workflow
 from tests.engine.conftest import Twin
 from tests.plugin.recording import recording_factory
@@ -467,3 +467,30 @@ def test_the_replayer_runs_no_plugin() -> None:
     history = History("recorded", result.arn, result.operations, result.status.value)
     assert Replayer(handler).replay(history).compatible
     assert len(factory.events) == recorded
+
+
+def test_an_operation_whose_checkpoint_failed_has_no_end(twin: Twin) -> None:
+    factory = recording_factory(plugin)
+    backend = MemoryBackend()
+    stale = StaleCheckpointTokenError(
+        "Invalid checkpoint token", code="InvalidParameterValueException", http_status=400
+    )
+
+    def scenario(event: Any, ctx: Any) -> Any:
+        return (yield ctx.step(lambda _: 1, name="one"))
+
+    arn, _ = backend.start_execution()
+    backend.fail_next_checkpoint(stale)
+    with pytest.raises(StaleCheckpointTokenError):
+        twin.invoke(scenario, backend, arn, plugins=[factory])
+    assert steps(factory.events) == [
+        ("on_invocation_start", None),
+        ("on_operation_start", "one"),
+        ("on_user_function_start", "one"),
+        ("on_user_function_end", "one"),
+        ("on_invocation_end", None),
+    ]
+    end = factory.events[-1][1]
+    assert end.status is plugin.InvocationStatus.RETRY
+    assert end.error is not None and end.error.type == "StaleCheckpointTokenError"
+    assert all(op.name != "one" for op in end.operations.values())  # never checkpointed
