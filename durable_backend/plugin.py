@@ -53,28 +53,14 @@ class OperationType(Enum):
     CHAINED_INVOKE = "CHAINED_INVOKE"
 
 
-def _result_of(operation: Operation) -> str | None:
-    for details in (
+def _details(operation: Operation) -> tuple[Any, ...]:
+    """The details that may carry a result or an error, in the official order."""
+    return (
         operation.step_details,
         operation.callback_details,
         operation.chained_invoke_details,
         operation.context_details,
-    ):
-        if details is not None and details.result is not None:
-            return details.result
-    return None
-
-
-def _error_of(operation: Operation) -> ErrorObject | None:
-    for details in (
-        operation.step_details,
-        operation.callback_details,
-        operation.chained_invoke_details,
-        operation.context_details,
-    ):
-        if details is not None and details.error is not None:
-            return details.error
-    return None
+    )
 
 
 @frozen
@@ -98,6 +84,7 @@ class OperationInfo:
     @staticmethod
     def from_operation(operation: Operation, *, is_replayed: bool = False) -> OperationInfo:
         """The plugin view of a checkpointed operation."""
+        details = [d for d in _details(operation) if d is not None]
         return OperationInfo(
             operation_id=operation.id,
             operation_type=OperationType(operation.type.value),
@@ -108,8 +95,8 @@ class OperationInfo:
             is_replayed=is_replayed,
             status=operation.status,
             end_time=operation.end_timestamp,
-            result=_result_of(operation),
-            error=_error_of(operation),
+            result=next((d.result for d in details if d.result is not None), None),
+            error=next((d.error for d in details if d.error is not None), None),
             attempt=operation.step_details.attempt if operation.step_details else None,
         )
 

@@ -30,6 +30,8 @@ import logging
 from collections.abc import Callable, Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
+import attrs
+
 from durable_backend._codec import event_converter
 from durable_backend._engine._checkpoints import CheckpointFailed, SuspendExecution
 from durable_backend._models import (
@@ -142,8 +144,15 @@ def _type_name(value: object) -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
-def _plugin_type(op_type: OperationType) -> PluginOperationType:
-    return PluginOperationType(op_type.value)
+def _identity(op: Operation | OperationUpdate) -> dict[str, Any]:
+    """The fields every operation info starts with."""
+    return {
+        "operation_id": op.id,
+        "operation_type": PluginOperationType(op.type.value),
+        "sub_type": op.sub_type,
+        "name": op.name,
+        "parent_id": op.parent_id,
+    }
 
 
 class Hooks:
@@ -275,11 +284,7 @@ class Hooks:
                 self._call(
                     "on_operation_start",
                     OperationStartInfo(
-                        operation_id=update.id,
-                        operation_type=_plugin_type(update.type),
-                        sub_type=update.sub_type,
-                        name=update.name,
-                        parent_id=update.parent_id,
+                        **_identity(update),
                         start_time=None,
                         is_replayed=update.id in self.execution_operations,
                         status=OperationStatus.STARTED,
@@ -305,11 +310,7 @@ class Hooks:
             self._call(
                 "on_operation_start",
                 OperationStartInfo(
-                    operation_id=op.id,
-                    operation_type=_plugin_type(op.type),
-                    sub_type=op.sub_type,
-                    name=op.name,
-                    parent_id=op.parent_id,
+                    **_identity(op),
                     start_time=op.start_timestamp,
                     is_replayed=True,
                     status=op.status,
@@ -439,19 +440,7 @@ class Hooks:
         for op_id, ended in self._queued_ends.items():
             known = infos.get(op_id)
             if known is None or not known.status.is_terminal:
-                infos[op_id] = OperationInfo(
-                    operation_id=op_id,
-                    operation_type=ended.operation_type,
-                    sub_type=ended.sub_type,
-                    name=ended.name,
-                    parent_id=ended.parent_id,
-                    start_time=ended.start_time,
-                    is_replayed=False,
-                    status=ended.status,
-                    end_time=ended.end_time,
-                    result=ended.result,
-                    error=ended.error,
-                )
+                infos[op_id] = OperationInfo(**attrs.asdict(ended, recurse=False))
         return infos
 
     def _committed(self) -> bool:
@@ -573,11 +562,7 @@ class _UserFunction:
     def started(self) -> None:
         op = self._identity
         self._start = UserFunctionStartInfo(
-            operation_id=op.id,
-            operation_type=_plugin_type(op.type),
-            sub_type=op.sub_type,
-            name=op.name,
-            parent_id=op.parent_id,
+            **_identity(op),
             start_time=_now(),
             is_replayed=False,
             status=OperationStatus.STARTED,
@@ -609,11 +594,7 @@ class _UserFunction:
             hooks._call(
                 "on_operation_end",
                 OperationEndInfo(
-                    operation_id=op.id,
-                    operation_type=_plugin_type(op.type),
-                    sub_type=op.sub_type,
-                    name=op.name,
-                    parent_id=op.parent_id,
+                    **_identity(op),
                     start_time=None,
                     end_time=_now(),
                     status=OperationStatus.FAILED if failed else OperationStatus.SUCCEEDED,
@@ -680,32 +661,14 @@ def operation_infos(operations: dict[str, Operation]) -> dict[str, OperationInfo
 
 
 def _end_info(op: Operation) -> OperationEndInfo:
-    info = OperationInfo.from_operation(op)
-    return OperationEndInfo(
-        operation_id=info.operation_id,
-        operation_type=info.operation_type,
-        sub_type=info.sub_type,
-        name=info.name,
-        parent_id=info.parent_id,
-        start_time=info.start_time,
-        end_time=info.end_time,
-        result=info.result,
-        status=info.status,
-        error=info.error,
-        attempt=info.attempt,
-        is_replayed=False,
-    )
+    return OperationEndInfo(**attrs.asdict(OperationInfo.from_operation(op), recurse=False))
 
 
 def _queued_end_info(update: OperationUpdate, stored: Operation | None) -> OperationEndInfo:
     """The end of an operation whose terminal checkpoint is queued, not yet landed."""
     failed = update.action is OperationAction.FAIL
     return OperationEndInfo(
-        operation_id=update.id,
-        operation_type=_plugin_type(update.type),
-        sub_type=update.sub_type,
-        name=update.name,
-        parent_id=update.parent_id,
+        **_identity(update),
         start_time=stored.start_timestamp if stored is not None else None,
         end_time=_now(),
         result=None if failed else update.payload,

@@ -18,16 +18,13 @@ it. ``test_hooks.py`` covers callbacks against the service's behaviour.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-from tests.porting._porting import port
+from tests.porting._porting import load, port
 
 pytest.importorskip("aws_durable_execution_sdk_python_testing")
 
@@ -134,20 +131,6 @@ PAYLOADS = {
 }
 
 
-def _load(source: str, name: str, where: Path) -> ModuleType:
-    path = where / f"{name}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[name]
-    return module
-
-
 def _json(text: str | None) -> Any:
     """A serialized result as its value (the official SDK's JSON has spaces; ours is compact);
     a callback's raw answer as it is."""
@@ -224,8 +207,8 @@ def normalized(events: list[tuple[str, Any]]) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("workflow", sorted(WORKFLOWS))
 def test_hooks_match_the_official_sdk(workflow: str, tmp_path: Path) -> None:
     source = HEADER + WORKFLOWS[workflow]
-    official = _load(source, f"official_{workflow}", tmp_path)
-    ours = _load(port(source), f"ours_{workflow}", tmp_path)
+    official = load(source, f"official_{workflow}", tmp_path)
+    ours = load(port(source), f"ours_{workflow}", tmp_path)
     assert "aws_durable_execution_sdk_python" not in port(source)
 
     official_outcome = official.run(PAYLOADS[workflow])
