@@ -12,7 +12,10 @@ from collections.abc import Callable
 from types import FunctionType
 from typing import Any, NoReturn
 
-_RESOLVED: dict[tuple[object, str | None, str], object] = {}
+_RESOLVED: dict[int, tuple[object, object | None]] = {}
+"""Resolved return annotations by the id of their code object, which the entry keeps alive (so
+the id is not reused). Keying by the code object itself would hash it on every step: a
+step's body is often a fresh closure of the same code."""
 
 
 def _hints(fn: Callable[..., Any]) -> dict[str, object]:
@@ -33,11 +36,10 @@ def return_annotation(fn: Callable[..., Any]) -> object | None:
     while (inner := getattr(fn, "__wrapped__", None)) is not None:
         fn = inner  # a decorator's wrapper code is shared by every function it wraps
     code = getattr(fn, "__code__", fn)
-    # Equal code objects from different files compare (and hash) equal: key by file too.
-    key = (code, getattr(code, "co_filename", None), "return")
-    if key not in _RESOLVED:
-        _RESOLVED[key] = _hints(fn).get("return")
-    return _RESOLVED[key]
+    cached = _RESOLVED.get(id(code))
+    if cached is None:
+        cached = _RESOLVED[id(code)] = (code, _hints(fn).get("return"))
+    return cached[1]
 
 
 def first_parameter_annotation(fn: Callable[..., Any]) -> object | None:

@@ -64,8 +64,9 @@ from durable_backend._models import (
 from durable_backend._protocol import MAX_BATCH_UPDATES
 from durable_backend._serdes import BATCH_SERDES, JSON_SERDES, SerDes
 
-COMMIT_BACKLOG = 4 * MAX_BATCH_UPDATES
-"""Uncommitted updates past which a batch starts no more branches until a call lands."""
+COMMIT_BACKLOG = 8 * MAX_BATCH_UPDATES
+"""Uncommitted updates past which a batch starts no more branches until a call lands: room
+for the two STARTs of 1000 items whose bodies all block, so all of them run at once."""
 
 Branch = tuple[str | None, Callable[..., Any]]
 """An item's own name (None: the default ``{prefix}{index}``) and its body."""

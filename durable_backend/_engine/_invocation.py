@@ -20,6 +20,7 @@ from durable_backend._engine._commits import pages_flow
 from durable_backend._engine._effects import Effect, RunInContext
 from durable_backend._engine._execution import Execution
 from durable_backend._engine._flows import Scope, error_object
+from durable_backend._engine._heap import LogReading
 from durable_backend._engine._ids import IdSequence
 from durable_backend._engine._instrumentation import Hooks, PluginSet
 from durable_backend._errors import (
@@ -158,7 +159,32 @@ def invocation_flow(
     """Decode ``event``, read the rest of the operation log, run ``handler(input, root
     context)`` and turn its outcome into the handler output. ``time_left`` says how many
     seconds step bodies may still run before the invocation must end (deadline awareness).
-    ``plugins`` observe the invocation once its input is decoded (``request_id``: Lambda's)."""
+    ``plugins`` observe the invocation once its input is decoded (``request_id``: Lambda's).
+    The log is read with the garbage collector paused (``LogReading``)."""
+    reading = LogReading()
+    try:
+        return (
+            yield from _invocation(
+                reading, event, handler, input_serdes, result_serdes, make_execution,
+                time_left, now_ms, plugins, request_id,
+            )
+        )
+    finally:
+        reading.close()
+
+
+def _invocation(
+    reading: LogReading,
+    event: object,
+    handler: Callable[..., Any],
+    input_serdes: SerDes[Any],
+    result_serdes: SerDes[Any],
+    make_execution: MakeExecution,
+    time_left: Callable[[], float] | None,
+    now_ms: Callable[[], int],
+    plugins: PluginSet | None,
+    request_id: str | None,
+) -> Generator[Effect, Any, dict[str, Any]]:
     decoded = decode_event(event)
     operations = decoded.operations
     try:
@@ -166,6 +192,7 @@ def invocation_flow(
     except Exception as error:
         return _backend_failed(error)
     execution = make_execution(decoded.arn, decoded.token, operations)
+    reading.read(len(operations))
     execution.time_left = time_left
     own_id = execution_id(execution.arn)
     if execution.execution_operation is None:
