@@ -252,7 +252,14 @@ class Hooks:
             for _, plugin in hooks._plugins
             if getattr(type(plugin), hook, None) is not getattr(DurableInstrumentationPlugin, hook)
         )
-        hooks._call("on_invocation_start", start)
+        created, hooks._plugins = hooks._plugins, []
+        try:
+            for entry in created:  # a plugin gets the other hooks once it got this one
+                hooks._plugins.append(entry)
+                hooks._call("on_invocation_start", start, only=entry)
+        except BaseException as error:  # a plugin stopped the thread: end what started
+            hooks.invocation_end(None, error)
+            raise
         return hooks
 
     def invocation_end(
@@ -517,15 +524,24 @@ class Hooks:
         finally:
             del self._delivering["owner"]
 
-    def _call(self, hook: str, info: Any, *, finish: bool = False, deliver: bool = True) -> None:
-        """``hook(info)`` on every plugin, in registration order. ``finish``: every plugin
-        gets it even if one raises KeyboardInterrupt or SystemExit (re-raised after)."""
+    def _call(
+        self,
+        hook: str,
+        info: Any,
+        *,
+        finish: bool = False,
+        deliver: bool = True,
+        only: tuple[int, DurableInstrumentationPlugin] | None = None,
+    ) -> None:
+        """``hook(info)`` on every plugin (or ``only`` one), in registration order.
+        ``finish``: every plugin gets it even if one raises KeyboardInterrupt or SystemExit
+        (re-raised after)."""
         if hook not in self._wanted:
             return
         if deliver and self._changes:
             self._deliver_changes()
         held: BaseException | None = None
-        for index, plugin in self._plugins:
+        for index, plugin in self._plugins if only is None else (only,):
             try:
                 getattr(plugin, hook)(info)
             except BaseException as error:

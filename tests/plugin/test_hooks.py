@@ -494,3 +494,71 @@ def test_an_operation_whose_checkpoint_failed_has_no_end(twin: Twin) -> None:
     assert end.status is plugin.InvocationStatus.RETRY
     assert end.error is not None and end.error.type == "StaleCheckpointTokenError"
     assert all(op.name != "one" for op in end.operations.values())  # never checkpointed
+
+
+def test_wait_for_callback_reports_its_context_callback_and_submitter(twin: Twin) -> None:
+    factory = recording_factory(plugin)
+    submitted: list[str] = []
+
+    def submit(callback_id: str, submit_ctx: Any) -> None:
+        submitted.append(callback_id)
+
+    def scenario(event: Any, ctx: Any) -> Any:
+        return (yield ctx.wait_for_callback(submit, name="ask"))
+
+    outcome = twin.run(scenario, plugins=[factory])
+    outcome.backend.complete_callback(submitted[0], '"yes"')
+    twin.resume(outcome)
+    assert outcome.status == "SUCCEEDED"
+    first, second = invocations(factory.events)
+    assert steps(first) == [
+        ("on_invocation_start", None),
+        ("on_operation_start", "ask"),
+        ("on_user_function_start", "ask"),
+        ("on_operation_start", "ask create callback id"),
+        ("on_operation_start", "ask submitter"),
+        ("on_user_function_start", "ask submitter"),
+        ("on_user_function_end", "ask submitter"),
+        ("on_operation_end", "ask submitter"),
+        ("on_user_function_end", "ask"),
+        ("on_invocation_end", None),
+    ]
+    context = first[1][1]
+    inner = [info for hook, info in first if hook == "on_operation_start"][1:]
+    assert [info.parent_id for info in inner] == [context.operation_id] * 2
+    assert [info.operation_type for info in inner] == [
+        plugin.OperationType.CALLBACK, plugin.OperationType.STEP
+    ]
+    assert steps(second) == [
+        ("on_invocation_start", None),
+        ("on_operation_start", "ask"),  # in progress: replay reports it started
+        ("on_user_function_start", "ask"),
+        ("on_operation_end", "ask create callback id"),  # answered while suspended
+        ("on_user_function_end", "ask"),
+        ("on_operation_end", "ask"),
+        ("on_invocation_end", None),
+    ]
+    assert second[1][1].is_replayed and second[2][1].attempt is None
+    assert second[4][1].outcome is plugin.UserFunctionOutcome.SUCCEEDED
+    assert second[5][1].status is OperationStatus.SUCCEEDED  # its result: the raw answer
+    assert second[5][1].result == json.dumps('"yes"')  # as JSON
+
+
+def test_a_chained_invoke_ends_when_its_target_finished_while_suspended(twin: Twin) -> None:
+    factory = recording_factory(plugin)
+
+    def scenario(event: Any, ctx: Any) -> Any:
+        return (yield ctx.invoke("charge", {"amount": 7}, name="charge"))
+
+    outcome = twin.run(scenario, plugins=[factory])
+    (pending,) = outcome.backend.pending_chained_invokes(outcome.arn)
+    outcome.backend.complete_chained_invoke(outcome.arn, pending.id, '{"charged": 7}')
+    twin.resume(outcome)
+    assert outcome.status == "SUCCEEDED"
+    first, second = invocations(factory.events)
+    assert steps(first)[1:-1] == [("on_operation_start", "charge")]
+    assert first[1][1].operation_type is plugin.OperationType.CHAINED_INVOKE
+    assert steps(second)[1:-1] == [("on_operation_end", "charge")]
+    ended = second[1][1]
+    assert ended.status is OperationStatus.SUCCEEDED and ended.result == '{"charged": 7}'
+    assert list(second[0][1].updated_operations) == [pending.id]

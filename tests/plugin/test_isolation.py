@@ -139,3 +139,30 @@ def test_no_plugin_no_hooks_object(twin: Twin) -> None:
     assert twin.run(peek).status == "SUCCEEDED"
     assert twin.run(peek, plugins=[recording_factory(plugin)]).status == "SUCCEEDED"
     assert seen[0] is None and seen[1] is not None
+
+
+def test_a_start_hook_stopping_the_thread_ends_the_plugins_that_started(twin: Twin) -> None:
+    ended: list[str] = []
+
+    class Stopping(plugin.DurableInstrumentationPlugin):
+        def on_invocation_start(self, info: Any) -> None:
+            raise KeyboardInterrupt
+
+        def on_invocation_end(self, info: plugin.InvocationEndInfo) -> None:
+            ended.append(f"stopping {info.status.value}")
+
+    class Factory:
+        def create_plugin(self, info: Any) -> plugin.DurableInstrumentationPlugin:
+            return Stopping()
+
+    before, after = recording_factory(plugin), recording_factory(plugin)
+
+    def one_step(event: Any, ctx: Any) -> Any:
+        return (yield ctx.step(lambda _: 1, name="one"))
+
+    with pytest.raises(KeyboardInterrupt):
+        twin.run(one_step, plugins=[before, Factory(), after])
+    assert [hook for hook, _ in before.events] == ["on_invocation_start", "on_invocation_end"]
+    assert before.events[-1][1].status is plugin.InvocationStatus.RETRY
+    assert ended == ["stopping RETRY"]
+    assert after.events == []  # never started, so never ended
