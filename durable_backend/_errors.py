@@ -240,7 +240,7 @@ class ErrorFields(DurableExecutionsError):
     ) -> None:
         super().__init__(message)
         self.message = message
-        self.error_type = error_type or type(self).__name__
+        self.error_type = error_type or qualified_error_type(self)
         self.data = data
         self.stack_trace = list(stack_trace) if stack_trace is not None else None
 
@@ -326,9 +326,14 @@ class CallbackSubmitterError(CallbackError):
 _WIRE_PREFIXES = ("durable_backend.", "aws_durable_execution_sdk_python.exceptions.")
 
 
-def wire_error_type(error: DurableOperationError) -> str:
-    """The ErrorType an operation error is recorded under, so replay rebuilds its class."""
-    return f"durable_backend.{type(error).__name__}"
+def qualified_error_type(error: BaseException) -> str:
+    """The ErrorType an error is recorded under, as the official SDK records it: the class's
+    module and qualified name, builtins bare. Ours name ``durable_backend.exceptions``, so
+    replay rebuilds their class and ported tests compare equal after the import rewrite."""
+    kind = type(error)
+    if kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def rebuild_operation_error(
@@ -365,3 +370,16 @@ _OPERATION_ERRORS: dict[str, type[DurableOperationError]] = {
 def register_operation_error(error_cls: type[DurableOperationError]) -> None:
     """Rebuild ``error_cls`` by name on replay; for operation errors defined above this module."""
     _OPERATION_ERRORS[error_cls.__name__] = error_cls
+
+
+for _public in (
+    DurableExecutionsError, PluginLoadError, UnrecoverableError, ExecutionError,
+    InvocationError, DurableError, StaleCheckpointTokenError, TransientError, ThrottledError,
+    ServiceUnavailableError, InvalidRequestError, NotFoundError, AccessDeniedError, KMSError,
+    CallbackNotOpenError, ValidationError, NonDeterministicExecutionError,
+    OperationNotAwaitedError, StepInterruptedError, RetryableSerDesError, InvalidEventError,
+    SerDesError, DurableOperationError, StepError, StepTimeoutError, InvokeError,
+    ChildContextError, WaitForConditionError, CallbackError, CallbackExternalError,
+    CallbackTimeoutError, CallbackSubmitterError,
+):  # tracebacks and recorded ErrorTypes name the module users import them from
+    _public.__module__ = "durable_backend.exceptions"

@@ -58,8 +58,8 @@ from durable_backend._errors import (
     StepInterruptedError,
     StepTimeoutError,
     error_message,
+    qualified_error_type,
     rebuild_operation_error,
-    wire_error_type,
 )
 from durable_backend._models import (
     CallbackOptions,
@@ -123,14 +123,13 @@ def over_payload_limit(payload: str) -> bool:
 
 def error_object(error: BaseException) -> ErrorObject:
     """The wire form of an error, bounded to the service's 32 KiB."""
+    error_type = qualified_error_type(error)
     if isinstance(error, DurableOperationError):
         message = error.message or ""
-        error_type = wire_error_type(error)
         data = error.data
         stack = tuple(error.stack_trace) if error.stack_trace is not None else None
     else:
         message = error_message(error)
-        error_type = type(error).__name__
         data = None
         stack = tuple(
             line.rstrip("\n")
@@ -320,7 +319,7 @@ def step_flow(scope: Scope, op_id: str, request: StepRequest) -> Flow:
                     error=error_object(error),
                 )
                 yield scope.commit((fail,))
-                raise StepError(str(error), "SerDesError") from error
+                raise StepError(str(error), qualified_error_type(error)) from error
             succeed = scope.update(
                 op_id, _STEP_TYPE, OperationAction.SUCCEED, sub_type, name, payload=payload
             )

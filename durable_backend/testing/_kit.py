@@ -171,12 +171,17 @@ class WorkflowResult(Generic[O]):
         return cast(O, self.result)
 
     def assert_failed(self, error_type: str | None = None) -> ErrorObject:
-        """Assert the execution failed (with ``error_type``, if given); return the error."""
+        """Assert the execution failed (with ``error_type``, if given); return the error.
+
+        ``error_type`` is the recorded ErrorType (``"orders.CardDeclined"``, module-qualified as
+        the official SDK records it) or just the class name (``"CardDeclined"``).
+        """
         if self.status is not ExecutionStatus.FAILED or self.error is None:
             raise WorkflowAssertionError(
                 f"expected FAILED, the execution is {self.status.value} (result {self.result!r})"
             )
-        if error_type is not None and self.error.error_type != error_type:
+        recorded = self.error.error_type or ""
+        if error_type is not None and error_type not in (recorded, recorded.rsplit(".", 1)[-1]):
             raise WorkflowAssertionError(
                 f"expected error type {error_type!r}, got {self.error.error_type!r}: "
                 f"{self.error.error_message}"

@@ -312,7 +312,8 @@ def test_an_operation_called_but_never_awaited_fails_the_invocation_naming_it() 
     arn = backend.run(lambda e, c: asyncio.run(durable.run_async(e, c)))
     end = backend.execution_end(arn)
     assert end is not None and end.status is ExecutionStatus.FAILED
-    assert end.error is not None and end.error.error_type == "OperationNotAwaitedError"
+    assert end.error is not None
+    assert end.error.error_type == "durable_backend.exceptions.OperationNotAwaitedError"
     assert "ctx.step(name='forgotten')" in (end.error.error_message or "")
     assert "kept" not in (end.error.error_message or "")
     assert ran == ["kept"]

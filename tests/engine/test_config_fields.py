@@ -526,7 +526,9 @@ def test_a_virtual_child_over_a_recorded_context_is_non_deterministic(twin: Twin
     backend.advance(2)
     output = twin.invoke(with_config(db.ChildConfig(is_virtual=True)), backend, arn)
     assert output["Status"] == "FAILED"
-    assert output["Error"]["ErrorType"] == "NonDeterministicExecutionError"
+    assert output["Error"]["ErrorType"] == (
+        "durable_backend.exceptions.NonDeterministicExecutionError"
+    )
     assert "virtual context" in output["Error"]["ErrorMessage"]
 
 
@@ -954,7 +956,9 @@ def test_changing_nesting_to_flat_mid_execution_is_non_deterministic(twin: Twin)
     backend.advance(2)
     output = twin.invoke(with_nesting(db.NestingType.FLAT), backend, arn)
     assert output["Status"] == "FAILED"
-    assert output["Error"]["ErrorType"] == "NonDeterministicExecutionError"
+    assert output["Error"]["ErrorType"] == (
+        "durable_backend.exceptions.NonDeterministicExecutionError"
+    )
 
 
 @covers("MapConfig.item_namer")

@@ -115,7 +115,7 @@ def observe(output: Any) -> Any:
 
 def expected(fault: str) -> Any:
     return {
-        "terminal": ("FAILED", "InvalidRequestError"),
+        "terminal": ("FAILED", "durable_backend.exceptions.InvalidRequestError"),
         "retryable": ServiceUnavailableError,
         "stale-token": StaleCheckpointTokenError,
         "revoked": ("PENDING", None),

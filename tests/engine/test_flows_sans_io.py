@@ -166,7 +166,7 @@ def test_a_terminal_error_on_the_initial_page_fetch_fails_the_invocation(
         flow.throw(error)
     output = done.value.value
     assert output["Status"] == "FAILED"
-    assert output["Error"]["ErrorType"] == type(error).__name__
+    assert output["Error"]["ErrorType"] == f"durable_backend.exceptions.{type(error).__name__}"
 
 
 @pytest.mark.parametrize(
@@ -369,5 +369,5 @@ def test_a_terminal_checkpoint_error_fails_the_invocation_with_it() -> None:
     script = Script(fail=InvalidRequestError("update 0 is rejected", http_status=400))
     output = run_invocation(script)
     assert output["Status"] == "FAILED"
-    assert output["Error"]["ErrorType"] == "InvalidRequestError"
+    assert output["Error"]["ErrorType"] == "durable_backend.exceptions.InvalidRequestError"
     assert len(script.calls) == 1  # nothing more is sent once a call failed for good

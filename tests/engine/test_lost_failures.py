@@ -49,7 +49,7 @@ def test_step_error_with_a_broken_str_is_recorded_as_failed(twin: Twin, strategy
     outcome = twin.run(scenario)
     assert outcome.status == "SUCCEEDED"
     error_type, message = outcome.result
-    assert error_type == "Unprintable"
+    assert error_type == f"{__name__}.Unprintable"
     assert "Unprintable" in message and "RuntimeError" in message
     step = [u for c in outcome.backend.checkpoint_calls() for u in c.updates if u.type is T.STEP]
     assert [u.action for u in step][-1] is A.FAIL
@@ -62,7 +62,7 @@ def test_handler_error_with_a_broken_str_fails_the_execution(twin: Twin) -> None
 
     outcome = twin.run(scenario)
     assert outcome.status == "FAILED"
-    assert outcome.error["ErrorType"] == "Unprintable"
+    assert outcome.error["ErrorType"] == f"{__name__}.Unprintable"
     assert "Unprintable" in outcome.error["ErrorMessage"]
 
 

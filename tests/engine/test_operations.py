@@ -311,11 +311,11 @@ def test_unserializable_step_result_fails_the_step_without_retry(twin: Twin) -> 
         return "not reached"
 
     outcome = twin.run(scenario)
-    assert outcome.result == "SerDesError"
+    assert outcome.result == "durable_backend.exceptions.SerDesError"
     assert runs["body"] == 1
     updates = all_updates(outcome.backend)
     assert [u.action for u in updates] == [A.START, A.FAIL]
-    assert updates[1].error.error_type == "SerDesError"
+    assert updates[1].error.error_type == "durable_backend.exceptions.SerDesError"
     assert "object" in updates[1].error.error_message
 
 
@@ -584,7 +584,9 @@ def test_changed_code_fails_naming_both_sides(twin: Twin) -> None:
     backend.advance(1)
     output = twin.invoke(after, backend, arn)
     assert output["Status"] == "FAILED"
-    assert output["Error"]["ErrorType"] == "NonDeterministicExecutionError"
+    assert output["Error"]["ErrorType"] == (
+        "durable_backend.exceptions.NonDeterministicExecutionError"
+    )
     message = output["Error"]["ErrorMessage"]
     assert "'charge card'" in message and "'send email'" in message
     assert not re.search(r"[0-9a-f]{16}", message)  # names, not 64-hex operation ids
@@ -733,7 +735,7 @@ def test_terminal_backend_error_fails_the_execution(twin: Twin) -> None:
     backend.fail_next_checkpoint(rejected)
     output = twin.invoke(scenario, backend, arn)
     assert output["Status"] == "FAILED"
-    assert output["Error"]["ErrorType"] == "InvalidRequestError"
+    assert output["Error"]["ErrorType"] == "durable_backend.exceptions.InvalidRequestError"
 
 
 def test_async_body_in_the_sync_twin_is_a_type_error_at_the_call() -> None:
@@ -942,4 +944,4 @@ def test_terminal_backend_error_on_the_final_flush_fails_the_execution(twin: Twi
     backend.fail_next_checkpoint(rejected)
     output = twin.invoke(scenario, backend, arn)
     assert output["Status"] == "FAILED"
-    assert output["Error"]["ErrorType"] == "InvalidRequestError"
+    assert output["Error"]["ErrorType"] == "durable_backend.exceptions.InvalidRequestError"

@@ -72,7 +72,7 @@ def test_an_attempt_over_its_timeout_fails_without_retries_left(twin: Twin) -> N
         f"step slow attempt 1 ran longer than its timeout of {QUICK} s"
     )
     assert step_errors(outcome.backend, outcome.arn) == [
-        ("StepFailed", "durable_backend.StepTimeoutError")
+        ("StepFailed", "durable_backend.exceptions.StepTimeoutError")
     ]
 
 
@@ -94,8 +94,8 @@ def test_timed_out_attempts_go_through_the_retry_strategy(twin: Twin) -> None:
     outcome = twin.run(scenario)
     assert (outcome.status, outcome.result) == ("SUCCEEDED", "done")
     assert step_errors(outcome.backend, outcome.arn) == [
-        ("StepFailed", "durable_backend.StepTimeoutError"),
-        ("StepFailed", "durable_backend.StepTimeoutError"),
+        ("StepFailed", "durable_backend.exceptions.StepTimeoutError"),
+        ("StepFailed", "durable_backend.exceptions.StepTimeoutError"),
         ("StepSucceeded", None),
     ]
     assert calls[-1] == 3
@@ -165,7 +165,7 @@ def test_plain_bodies_are_abandoned_on_their_thread(twin: Twin) -> None:
     assert outcome.status == "FAILED" and not finished.is_set()
     assert finished.wait(2 * SLOW), "the abandoned body ran on to its end"
     assert step_errors(outcome.backend, outcome.arn) == [
-        ("StepFailed", "durable_backend.StepTimeoutError")
+        ("StepFailed", "durable_backend.exceptions.StepTimeoutError")
     ]
 
 
@@ -218,7 +218,7 @@ def test_a_step_running_at_the_deadline_is_checkpointed_as_a_failed_attempt(
     assert step.status is OperationStatus.PENDING
     assert step.step_details is not None and step.step_details.attempt == 1
     assert step.step_details.error is not None
-    assert step.step_details.error.error_type == "durable_backend.StepTimeoutError"
+    assert step.step_details.error.error_type == "durable_backend.exceptions.StepTimeoutError"
     assert "about to reach its Lambda timeout" in (step.step_details.error.error_message or "")
     if not twin.is_async:
         # The sync body ran on where it was; its attempt was recorded failed meanwhile.

@@ -143,15 +143,6 @@ NAMES_ONLY: dict[str, str] = {
     ),
 }
 
-PORTING: dict[str, str] = {
-    "p28_error_types": (
-        "The ErrorType we record is the exception class's bare name (CardDeclined, "
-        "ExecutionError) and durable_backend.<Name> for operation errors; the official SDK "
-        "records the module-qualified name (payments.CardDeclined, "
-        "aws_durable_execution_sdk_python.exceptions.ExecutionError), builtins bare. Tests that "
-        "compare the error type of a non-builtin exception differ. Switching is a change to "
-        "every recorded history and to the engine's error paths, not made in this session."
-    ),
-}
+PORTING: dict[str, str] = {}
 """Porting texts (``tests/porting/official``) that show a behaviour difference: they run as
 strict expected failures on ours, so the entry goes when the difference does."""
