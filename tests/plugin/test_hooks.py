@@ -492,7 +492,8 @@ def test_an_operation_whose_checkpoint_failed_has_no_end(twin: Twin) -> None:
     ]
     end = factory.events[-1][1]
     assert end.status is plugin.InvocationStatus.RETRY
-    assert end.error is not None and end.error.type == "StaleCheckpointTokenError"
+    assert end.error is not None
+    assert end.error.type == "durable_backend.exceptions.StaleCheckpointTokenError"
     assert all(op.name != "one" for op in end.operations.values())  # never checkpointed
 
 
