@@ -2,16 +2,17 @@ import datetime
 from typing import Any, assert_type
 
 import durable_backend as db
-from durable_backend.backend import ErrorObject, OperationStatus
 from durable_backend.execution import AsyncDurableHandler, DurableHandler
 from durable_backend.plugin import (
     DurableInstrumentationPlugin,
     DurableInstrumentationPluginFactory,
+    ErrorObject,
     InvocationEndInfo,
     InvocationStartInfo,
     InvocationStatus,
     OperationEndInfo,
     OperationInfo,
+    OperationStatus,
     OperationType,
     PropagationInput,
     PropagationMetadata,
@@ -70,3 +71,10 @@ def check(start: UserFunctionStartInfo) -> None:
     end = UserFunctionEndInfo.from_start_info(start, None)
     assert_type(end, UserFunctionEndInfo)
     assert_type(UserFunctionOutcome.from_error(None), UserFunctionOutcome)
+
+
+def check_reexported_wire_names(status: OperationStatus, error: ErrorObject) -> None:
+    """The official plugin module re-exports these, and the official OTel package imports
+    them from there."""
+    assert_type(status, OperationStatus)
+    assert_type(error.type, str | None)
