@@ -386,7 +386,8 @@ class Hooks:
         self, op_id: str, parent_id: str | None, function_name: str
     ) -> str | None:
         """``provide_propagation_metadata`` for a chained invoke about to start: the first
-        non-blank trace header a plugin offers."""
+        non-blank trace header a plugin offers (a different one from a later plugin is logged
+        as a conflict)."""
         info = PropagationInput(
             execution_arn=self._start.execution_arn or "",
             operation_id=op_id,
@@ -412,8 +413,18 @@ class Hooks:
                 if control is not None:
                     raise control from None
                 continue
-            if chosen is None and value is not None and value.strip():
+            if value is None or not value.strip():
+                continue
+            if chosen is None:
                 chosen = value
+            elif value != chosen:
+                logger.warning(
+                    "Instrumentation plugin %s (plugins[%d]) offers another trace header for "
+                    "chained invoke %s; the first plugin's is kept",
+                    _type_name(plugin),
+                    index,
+                    op_id,
+                )
         return chosen
 
     def changing(self, index: dict[str, Operation], ops: Sequence[Operation]) -> None:

@@ -4,6 +4,7 @@ retries, suspension, map and parallel branches and failures."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -415,7 +416,9 @@ def test_wait_for_condition_reports_each_poll(twin: Twin) -> None:
     ]
 
 
-def test_chained_invoke_carries_the_propagated_trace_header(twin: Twin) -> None:
+def test_chained_invoke_carries_the_propagated_trace_header(
+    twin: Twin, caplog: pytest.LogCaptureFixture
+) -> None:
     seen: list[plugin.PropagationInput] = []
 
     class Propagating(plugin.DurableInstrumentationPlugin):
@@ -441,7 +444,17 @@ def test_chained_invoke_carries_the_propagated_trace_header(twin: Twin) -> None:
     def scenario(event: Any, ctx: Any) -> Any:
         return (yield ctx.invoke("other-function", {"x": 1}, name="call"))
 
-    outcome = twin.run(scenario, plugins=[Factory(Blank), Factory(Propagating)])
+    class Other(plugin.DurableInstrumentationPlugin):
+        def provide_propagation_metadata(
+            self, info: plugin.PropagationInput
+        ) -> plugin.PropagationMetadata:
+            return plugin.PropagationMetadata(x_amzn_trace_id="Root=1-other")
+
+    with caplog.at_level(logging.WARNING, logger="durable_backend.plugin"):
+        outcome = twin.run(
+            scenario, plugins=[Factory(Blank), Factory(Propagating), Factory(Other)]
+        )
+    assert "plugins[2]) offers another trace header" in caplog.text
     assert outcome.status == "PENDING"
     (start,) = [
         u for call in outcome.backend.checkpoint_calls() for u in call.updates if u.name == "call"
