@@ -17,7 +17,6 @@ Python call per function call, which is why only tests and the Replayer arm it.
 
 from __future__ import annotations
 
-import contextvars
 import datetime as _datetime
 import functools
 import inspect
@@ -28,20 +27,16 @@ import threading
 import time
 import types
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from durable_backend import _body_roles
+from durable_backend._body_roles import ORCHESTRATION, call_in_role, current_role, in_role
 from durable_backend._errors import NonDeterministicExecutionError
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-ORCHESTRATION = "orchestration"
-STEP = "step"
-_ROLE: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "durable_backend_role", default=None
-)
 
 _C_CALLS: dict[object, str] = {
     time.time: "time.time()",
@@ -90,13 +85,12 @@ class DeterminismGuard:
     @contextmanager
     def armed(self) -> Iterator[None]:
         """Watch this thread and the threads it starts while the block runs."""
-        global _active
         with self._lock:
             if self._depth == 0:
                 self._saved = (sys.getprofile(), threading.getprofile())
                 sys.setprofile(self._hook)
                 threading.setprofile(self._hook)
-                _active = self
+                _body_roles.marking = True
             self._depth += 1
         try:
             yield
@@ -106,7 +100,7 @@ class DeterminismGuard:
                 if self._depth == 0 and self._saved is not None:
                     sys.setprofile(self._saved[0])
                     threading.setprofile(self._saved[1])
-                    _active = None
+                    _body_roles.marking = False
 
     def guarding(self, fn: F) -> F:
         """``fn`` (a handler function, sync or async) as orchestration code, with the guard
@@ -116,14 +110,14 @@ class DeterminismGuard:
             @functools.wraps(fn)
             async def guarded_async(*args: Any, **kwargs: Any) -> Any:
                 with self.armed():
-                    return await _in_role(ORCHESTRATION, fn(*args, **kwargs))
+                    return await in_role(ORCHESTRATION, fn(*args, **kwargs))
 
             return guarded_async  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def guarded(*args: Any, **kwargs: Any) -> Any:
             with self.armed():
-                return _call_in_role(ORCHESTRATION, fn, args, kwargs)
+                return call_in_role(ORCHESTRATION, fn, args, kwargs)
 
         return guarded  # type: ignore[return-value]
 
@@ -150,7 +144,7 @@ class DeterminismGuard:
             user = self._user_code[code] = not (
                 name.startswith("<") or name.startswith(_NOT_USER_CODE)
             )
-        if not user or _ROLE.get() != ORCHESTRATION:
+        if not user or current_role() != ORCHESTRATION:
             return
         error = NondeterministicCallError(
             f"{what} called in orchestration code at {code.co_filename}:{caller.f_lineno} "
@@ -161,58 +155,3 @@ class DeterminismGuard:
         if self.violation is None:
             self.violation = error
         raise error
-
-
-_active: DeterminismGuard | None = None
-
-
-def step_body(fn: F) -> F:
-    """``fn`` marked as a step body while a guard is armed (clock and random are fine there);
-    ``fn`` itself otherwise, so unguarded runs pay nothing."""
-    return _marked(fn, STEP)
-
-
-def orchestration_body(fn: F) -> F:
-    """``fn`` (a child context or branch body) marked as orchestration while a guard is armed:
-    the sync twin runs branches on threads of their own, which inherit no context."""
-    return _marked(fn, ORCHESTRATION)
-
-
-def _marked(fn: F, role: str) -> F:
-    if _active is None:
-        return fn
-    if inspect.iscoroutinefunction(fn):
-
-        @functools.wraps(fn)
-        async def marked_async(*args: Any) -> Any:
-            return await _in_role(role, fn(*args))
-
-        return marked_async  # type: ignore[return-value]
-
-    @functools.wraps(fn)
-    def marked(*args: Any) -> Any:
-        return _call_in_role(role, fn, args, {})
-
-    return marked  # type: ignore[return-value]
-
-
-def _call_in_role(
-    role: str, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    """Call ``fn`` in ``role``; an awaitable it returns is awaited in that role too."""
-    token = _ROLE.set(role)
-    try:
-        result = fn(*args, **kwargs)
-    finally:
-        _ROLE.reset(token)
-    if inspect.isawaitable(result):
-        return _in_role(role, result)
-    return result
-
-
-async def _in_role(role: str, awaitable: Awaitable[Any]) -> Any:
-    token = _ROLE.set(role)
-    try:
-        return await awaitable
-    finally:
-        _ROLE.reset(token)

@@ -23,6 +23,7 @@ from durable_backend._batch import (
     CompletionTracker,
     batch_summary,
 )
+from durable_backend._body_roles import orchestration_body, step_body
 from durable_backend._config import (
     BatchItemStatus,
     CompletionConfig,
@@ -32,7 +33,6 @@ from durable_backend._config import (
     ParallelConfig,
     SummaryGenerator,
 )
-from durable_backend._determinism import orchestration_body, step_body
 from durable_backend._engine._checkpoints import SuspendExecution
 from durable_backend._engine._effects import Commit, RunBranches, RunUserCode
 from durable_backend._engine._execution import Execution

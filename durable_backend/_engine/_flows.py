@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 from attrs import frozen
 
 from durable_backend._annotations import callable_name, return_annotation
+from durable_backend._body_roles import orchestration_body, step_body
 from durable_backend._codec import utf8_size
 from durable_backend._config import (
     CallbackConfig,
@@ -24,7 +25,6 @@ from durable_backend._config import (
     StepSemantics,
     WaitForCallbackConfig,
 )
-from durable_backend._determinism import orchestration_body, step_body
 from durable_backend._engine._checkpoints import SuspendExecution
 from durable_backend._engine._effects import (
     BodyTimedOut,
