@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 Handler = Callable[[dict[str, Any], Any], Mapping[str, Any]]
 EventKey = tuple[str, str | None, str | None]
-RUN_TIMEOUT_SECONDS = 20.0
+RUN_TIMEOUT_SECONDS = 60.0  # generous: a shared CI machine can stall the emulator's workers
 POLL_SECONDS = 0.02
 
 

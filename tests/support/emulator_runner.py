@@ -98,7 +98,9 @@ class EmulatorTestRunner:
         return emulator_history(self._client, arn)
 
     def wait_for_result(self, execution_arn: str, timeout: int = 60) -> DurableFunctionTestResult:
-        deadline = time.monotonic() + timeout
+        # The execution's own timeout, not less than a minute: a shared CI machine can stall
+        # the emulator's workers, and the limit only matters when a test already fails.
+        deadline = time.monotonic() + max(timeout, 60)
         while True:
             execution: Any = self._client.get_durable_execution(DurableExecutionArn=execution_arn)
             if execution["Status"] != "RUNNING":
