@@ -29,7 +29,15 @@ if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_lambda.type_defs import ErrorObjectTypeDef
 
-POLL_SECONDS = 0.02
+POLL_SECONDS = 0.05
+STALL_SECONDS = 5.0
+
+
+class EmulatorStalledError(Exception):
+    """The emulator left a running execution alone: every handler call had returned and
+    nothing new was recorded for ``STALL_SECONDS``, though with ``--skip-time`` a due timer
+    re-invokes at once. Seen under load: a retry or wait timer that fires while the
+    invocation that set it is still returning is sometimes never followed by a new one."""
 
 
 def _wire_error(error: ErrorObject) -> ErrorObjectTypeDef:
@@ -54,7 +62,16 @@ class EmulatorTestRunner:
         self._client: LambdaClient = emulator.client()
         self._function_name = f"port-{uuid.uuid4().hex[:12]}"
         self._registered = [self._function_name]
-        emulator.lambda_endpoint.register(self._function_name, handler)
+        self._calls: list[str] = []
+
+        def traced(event: Any, context: Any) -> Any:
+            self._calls.append("in")
+            try:
+                return handler(event, context)
+            finally:
+                self._calls.append("out")
+
+        emulator.lambda_endpoint.register(self._function_name, traced)
 
     def __enter__(self) -> EmulatorTestRunner:
         return self
@@ -101,14 +118,27 @@ class EmulatorTestRunner:
         # The execution's own timeout, not less than a minute: a shared CI machine can stall
         # the emulator's workers, and the limit only matters when a test already fails.
         deadline = time.monotonic() + max(timeout, 60)
+        progress: tuple[int, int] | None = None
+        progressed = time.monotonic()
         while True:
             execution: Any = self._client.get_durable_execution(DurableExecutionArn=execution_arn)
             if execution["Status"] != "RUNNING":
                 break
-            if time.monotonic() >= deadline:
+            now = time.monotonic()
+            events = self._events(execution_arn)
+            if (len(events), len(self._calls)) != progress:
+                progress, progressed = (len(events), len(self._calls)), now
+            elif now - progressed > STALL_SECONDS and self._calls.count("in") == self._calls.count(
+                "out"
+            ):
+                raise EmulatorStalledError(
+                    f"{execution_arn}: no handler call in flight and no new event for "
+                    f"{STALL_SECONDS}s; history: {event_keys(events)}; handler calls "
+                    f"{self._calls}; emulator log: {self._emulator.log_path}")
+            if now >= deadline:
                 raise TimeoutError(
                     f"{execution_arn} did not end within {timeout}s; history so far: "
-                    f"{event_keys(self._events(execution_arn))}; "
+                    f"{event_keys(events)}; handler calls {self._calls}; "
                     f"emulator log: {self._emulator.log_path}")
             time.sleep(POLL_SECONDS)
         operations = operations_from_events(self._events(execution_arn))
