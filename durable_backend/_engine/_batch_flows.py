@@ -45,7 +45,7 @@ from durable_backend._engine._flows import (
     reject_awaitable,
     resolved_name,
 )
-from durable_backend._engine._ids import IdSequence
+from durable_backend._engine._ids import IdSequence, operation_id
 from durable_backend._engine._instrumentation import reported
 from durable_backend._engine._requests import (
     MapRequest,
@@ -327,7 +327,9 @@ def batch_flow(scope: Scope, op_id: str, name: str | None, batch: Batch) -> Flow
 
 
 def _run_items(execution: Execution, ids: IdSequence, label: str, batch: Batch) -> Flow:
-    item_ids = [ids.next() for _ in range(batch.count)]
+    # Item i's id derives from its index, from 0, as the official SDK's does (not from a
+    # call count), so histories recorded by either SDK replay on the other.
+    item_ids = [operation_id(ids.prefix, index) for index in range(batch.count)]
     # Items report to the batch, but their suspensions are the BatchRun's business: they mark
     # a scope of their own, so a batch that completed while an item waits is not suspended.
     inner = Scope(execution, IdSequence(ids.prefix), in_branch=True)

@@ -897,7 +897,7 @@ def check_batch_nesting_type(twin: Twin) -> None:
         steps = [op for op in ops(flat) if op.name in ("work", "pause")]
         assert [op.parent_id for op in steps] == [batch.id] * 4, "items report the batch"
         assert sorted(op.id for op in steps if op.type is T.STEP) == sorted(
-            operation_id(operation_id(batch.id, index + 1), 1) for index in range(3)
+            operation_id(operation_id(batch.id, index), 1) for index in range(3)
         ), "ids are still prefixed by each item's own id"
         assert sorted(op.id for op in ops(flat)) == sorted(
             op.id for op in ops(nested) if op.sub_type not in ("MapIteration", "ParallelBranch")
