@@ -93,17 +93,24 @@ def test_an_answer_without_the_handler_says_how_to_resume(base_url: str) -> None
 
 def test_the_command_listens_on_loopback_and_says_so(database: str) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "durable_backend", "ui", "--db", database, "--port", "0"],
-        stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-X", "faulthandler", "-m", "durable_backend", "ui", "--db", database,
+         "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    assert process.stdout is not None
+    assert process.stdout is not None and process.stderr is not None
     lines = []
     for line in process.stdout:
         lines.append(line)
         if "Ctrl-C" in line:
             break
     process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=10) == 0
+    try:
+        code = process.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # show where it hangs: faulthandler dumps every thread
+        process.send_signal(signal.SIGABRT)
+        process.wait()
+        pytest.fail(f"the console did not stop on Ctrl-C:\n{process.stderr.read()}")
+    assert code == 0, process.stderr.read()
     text = "".join(lines)
     assert "http://127.0.0.1:" in text and "listening on loopback only" in text
 
