@@ -96,6 +96,9 @@ def test_the_command_listens_on_loopback_and_says_so(database: str) -> None:
         [sys.executable, "-X", "faulthandler", "-m", "durable_backend", "ui", "--db", database,
          "--port", "0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # As from a terminal: a shell's background job (a CI script's `&`) ignores SIGINT, and a
+        # child started with it ignored never gets Python's KeyboardInterrupt handler.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert process.stdout is not None and process.stderr is not None
     lines = []
