@@ -331,7 +331,6 @@ class LocalRunner:
     ) -> RunResult:
         """Continue a suspended execution (after answering its callbacks, or in a new
         process: then pass its ``handler``)."""
-        # Closing the loop gives back a lease held by an invocation cut short here.
         # Closing the loop gives back the lease of an invocation cut short by an exception.
         with contextlib.closing(self._loop(arn, handler, on_callback, on_invoke)) as loop:
             answer: Any = None
@@ -375,7 +374,6 @@ class LocalRunner:
         on_callback: OnCallback | None = None,
         on_invoke: OnInvoke | None = None,
     ) -> RunResult:
-        # Closing the loop gives back a lease held by an invocation cut short here.
         # Closing the loop gives back the lease of an invocation cut short by an exception.
         with contextlib.closing(self._loop(arn, handler, on_callback, on_invoke)) as loop:
             answer: Any = None
