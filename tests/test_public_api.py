@@ -10,6 +10,7 @@ import pytest
 
 import durable_backend as db
 import durable_backend.backend
+import durable_backend.exceptions
 
 # Names design.md §1 says users import from `durable_backend` itself (the official SDK's names).
 DESIGN_NAMES = [
@@ -120,3 +121,12 @@ def test_every_name_in_the_backend_module_resolves() -> None:
 
 def test_version_is_the_installed_distributions() -> None:
     assert db.__version__ == importlib.metadata.version("durable_backend")
+
+
+def test_exported_errors_name_the_module_users_import_them_from() -> None:
+    """Their recorded ErrorType is module-qualified, as the official SDK's: a class left out
+    of ``_errors``' public list would record ``durable_backend._errors.<Name>``."""
+    for name in durable_backend.exceptions.__all__:
+        value = getattr(durable_backend.exceptions, name)
+        if isinstance(value, type) and issubclass(value, BaseException):
+            assert value.__module__ != "durable_backend._errors", name
