@@ -57,7 +57,7 @@ _BODY_THREADS = 32  # the async twin's executor for plain (sync) step bodies
 class Runtime:
     """Drives flows with plain calls; safe to share between the threads of a batch."""
 
-    __slots__ = ("backend", "condition", "lock", "make_context")
+    __slots__ = ("_condition", "backend", "lock", "make_context")
 
     def __init__(
         self, backend: DurableBackend, make_context: Callable[[Runtime, Scope], DurableContext]
@@ -65,7 +65,14 @@ class Runtime:
         self.backend = backend
         self.make_context = make_context
         self.lock = threading.Lock()
-        self.condition = threading.Condition(self.lock)
+        self._condition: threading.Condition | None = None
+
+    def _waiting_room(self) -> threading.Condition:
+        """Where callers wait for a call to land, made (under the lock) by the first one to
+        wait: an invocation whose calls never overlap, most of them, never builds it."""
+        if self._condition is None:
+            self._condition = threading.Condition(self.lock)
+        return self._condition
 
     def drive(self, flow: Flow) -> Any:
         return _run(flow, self._perform)
@@ -84,11 +91,12 @@ class Runtime:
         """Perform a protocol effect holding the lock; release it only for the calls."""
         kind = type(effect)
         if kind is AwaitLanding:
-            self.condition.wait()
+            self._waiting_room().wait()
         elif kind is Landed:
-            self.condition.notify_all()
+            if self._condition is not None:  # none made: nobody has ever waited
+                self._condition.notify_all()
         elif kind is LetOthersJoin:
-            self.condition.wait(effect.seconds)
+            self._waiting_room().wait(effect.seconds)
         else:
             self.lock.release()
             try:

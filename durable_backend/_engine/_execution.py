@@ -39,7 +39,7 @@ class Execution:
         self.replaying = any(
             op.type is not OperationType.EXECUTION for op in self.operations.values()
         )
-        self._unvisited = _replayed_ids(self.operations)
+        self._unvisited = _replayed_ids(self.operations) if self.replaying else set()
         self.fatal: BaseException | None = None
         self.active_bodies = 0
         self.branches = 0  # map/parallel branches running now: callers worth batching with

@@ -30,7 +30,6 @@ from durable_backend._errors import (
     SerDesError,
 )
 from durable_backend._models import (
-    DurableInvocationOutput,
     ErrorObject,
     InitialExecutionState,
     Operation,
@@ -59,7 +58,7 @@ class DecodedEvent:
 
 def decode_event(event: object) -> DecodedEvent:
     """Validate and decode the invocation event, naming whatever is missing or malformed."""
-    if not isinstance(event, Mapping):
+    if not (type(event) is dict or isinstance(event, Mapping)):  # a dict: no ABC check
         raise InvalidEventError(
             f"A durable handler expects the durable invocation event (a dict), got "
             f"{type(event).__name__}. Is the function configured as a durable function?"
@@ -131,14 +130,17 @@ def _reason(error: Exception) -> str:
     return str(error) or type(error).__name__
 
 
-def output_dict(output: DurableInvocationOutput) -> dict[str, Any]:
-    return to_wire(output, event_converter)
-
-
 def _finished(status: str, result: str | None = None, error: ErrorObject | None = None) -> dict[
     str, Any
 ]:
-    return output_dict(DurableInvocationOutput(status=status, result=result, error=error))
+    """The handler's output: ``DurableInvocationOutput`` in wire form, written out by hand
+    because every invocation ends here."""
+    output: dict[str, Any] = {"Status": status}
+    if result is not None:
+        output["Result"] = result
+    if error is not None:
+        output["Error"] = to_wire(error, event_converter)
+    return output
 
 
 def _context(execution: Execution, op_id: str) -> SerDesContext:
@@ -163,77 +165,61 @@ def invocation_flow(
     The log is read with the garbage collector paused (``LogReading``)."""
     reading = LogReading()
     try:
-        return (
-            yield from _invocation(
-                reading, event, handler, input_serdes, result_serdes, make_execution,
-                time_left, now_ms, plugins, request_id,
+        decoded = decode_event(event)
+        operations = decoded.operations
+        if decoded.next_marker:
+            try:
+                operations += yield from pages_flow(
+                    decoded.arn, decoded.token, decoded.next_marker
+                )
+            except Exception as error:
+                return _backend_failed(error)
+        execution = make_execution(decoded.arn, decoded.token, operations)
+        reading.read(len(operations))
+        execution.time_left = time_left
+        own_id = execution_id(execution.arn)
+        if execution.execution_operation is None:
+            raise InvalidEventError(
+                f"The operations of {decoded.arn} ({len(operations)} of them, every page read) "
+                f"have no EXECUTION operation, so there is no input to run the handler with. "
+                f"{_NOT_FROM_THE_SERVICE}."
             )
-        )
+        try:
+            user_input = deserialize(
+                input_serdes, execution.input_payload or None, _context(execution, own_id),
+                subject="the execution's input",
+            )
+        except SerDesError as error:
+            if execution.input_payload in (None, "", "null"):
+                error = SerDesError(
+                    f"{error}. The execution was started without an input (null) but the "
+                    "handler expects one: start it with an input (the CLI: run ... --input "
+                    "'<json>')"
+                )
+            return _finished("FAILED", error=error_object(error))
+        if plugins is None or not plugins.factories:
+            return (yield from _run(execution, own_id, handler, user_input, result_serdes, now_ms))
+        hooks = execution.hooks = Hooks.start(plugins, execution, request_id, decoded.updated_ids)
+        try:
+            output = yield from _run(execution, own_id, handler, user_input, result_serdes, now_ms)
+        except BaseException as error:
+            hooks.invocation_end(None, error)
+            raise
+        hooks.invocation_end(output)
+        return output
     finally:
         reading.close()
 
 
-def _invocation(
-    reading: LogReading,
-    event: object,
-    handler: Callable[..., Any],
-    input_serdes: SerDes[Any],
-    result_serdes: SerDes[Any],
-    make_execution: MakeExecution,
-    time_left: Callable[[], float] | None,
-    now_ms: Callable[[], int],
-    plugins: PluginSet | None,
-    request_id: str | None,
-) -> Generator[Effect, Any, dict[str, Any]]:
-    decoded = decode_event(event)
-    operations = decoded.operations
-    try:
-        operations += yield from pages_flow(decoded.arn, decoded.token, decoded.next_marker)
-    except Exception as error:
-        return _backend_failed(error)
-    execution = make_execution(decoded.arn, decoded.token, operations)
-    reading.read(len(operations))
-    execution.time_left = time_left
-    own_id = execution_id(execution.arn)
-    if execution.execution_operation is None:
-        raise InvalidEventError(
-            f"The operations of {decoded.arn} ({len(operations)} of them, every page read) have "
-            f"no EXECUTION operation, so there is no input to run the handler with. "
-            f"{_NOT_FROM_THE_SERVICE}."
-        )
-    try:
-        user_input = deserialize(
-            input_serdes, execution.input_payload or None, _context(execution, own_id),
-            subject="the execution's input",
-        )
-    except SerDesError as error:
-        if execution.input_payload in (None, "", "null"):
-            error = SerDesError(
-                f"{error}. The execution was started without an input (null) but the handler "
-                "expects one: start it with an input (the CLI: run ... --input '<json>')"
-            )
-        return _finished("FAILED", error=error_object(error))
-    if plugins is None or not plugins.factories:
-        return (yield from _run(execution, handler, user_input, result_serdes, now_ms))
-    hooks = execution.hooks = Hooks.start(plugins, execution, request_id, decoded.updated_ids)
-    try:
-        output = yield from _run(execution, handler, user_input, result_serdes, now_ms)
-    except BaseException as error:
-        hooks.invocation_end(None, error)
-        raise
-    hooks.invocation_end(output)
-    return output
-
-
 def _run(
     execution: Execution,
+    own_id: str,
     handler: Callable[..., Any],
     user_input: Any,
     result_serdes: SerDes[Any],
     now_ms: Callable[[], int],
 ) -> Generator[Effect, Any, dict[str, Any]]:
     """Run the handler with the root context and turn its outcome into the output."""
-    own_id = execution_id(execution.arn)
     root = Scope(execution, IdSequence(None))
     try:
         value = yield RunInContext(lambda ctx: handler(user_input, ctx), root)
@@ -263,7 +249,7 @@ def _run(
     except SerDesError as error:
         return _finished("FAILED", error=error_object(error))
     updates: tuple[OperationUpdate, ...] = ()
-    if json_string_size(payload) > MAX_RESPONSE_BYTES:
+    if _over_response_limit(payload):
         updates = (
             OperationUpdate(
                 id=f"execution-result-{now_ms()}",
@@ -276,21 +262,34 @@ def _run(
     return (yield from _flush(root, updates)) or _finished("SUCCEEDED", result=payload)
 
 
+_JSON_BYTES_PER_CHAR = 12
+"""The most ``json.dumps`` writes for one character: a surrogate pair as two ``\\uXXXX``."""
+
+
+def _over_response_limit(payload: str) -> bool:
+    """Whether the result is too large to return inline; measured only near the limit."""
+    if len(payload) * _JSON_BYTES_PER_CHAR + 2 <= MAX_RESPONSE_BYTES:
+        return False
+    return json_string_size(payload) > MAX_RESPONSE_BYTES
+
+
 def _flush(
     root: Scope, updates: tuple[OperationUpdate, ...]
 ) -> Generator[Effect, Any, dict[str, Any] | None]:
     """Commit what is queued before answering; None when that went through.
 
     A revoked token ends as PENDING, even on this last batch (protocol.md §4), and a failed
-    call like any other.
+    call like any other. With nothing new and nothing uncommitted there is no call to make.
     """
-    try:
-        yield root.commit(updates)
-    except SuspendExecution:
-        return _finished("PENDING")
-    except CheckpointFailed as failed:
-        return _backend_failed(failed.error)
-    if root.execution.queue.revoked:
+    queue = root.execution.queue
+    if updates or queue.committed < queue.queued:
+        try:
+            yield root.commit(updates)
+        except SuspendExecution:
+            return _finished("PENDING")
+        except CheckpointFailed as failed:
+            return _backend_failed(failed.error)
+    if queue.revoked:
         return _finished("PENDING")
     return None
 

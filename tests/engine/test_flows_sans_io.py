@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import durable_backend as db
+from durable_backend._codec import event_converter, to_wire
 from durable_backend._engine import (
     QUIET_WINDOWS,
     AwaitLanding,
@@ -31,9 +32,12 @@ from durable_backend._engine import (
     invocation_flow,
 )
 from durable_backend._engine._flows import Child, child_flow
+from durable_backend._engine._invocation import _finished
 from durable_backend._models import (
     CheckpointDurableExecutionOutput,
     CheckpointUpdatedExecutionState,
+    DurableInvocationOutput,
+    ErrorObject,
     ExecutionDetails,
     GetDurableExecutionStateOutput,
     Operation,
@@ -142,10 +146,30 @@ def test_the_invocation_flow_pages_the_initial_state_itself() -> None:
     assert isinstance(run, RunInContext)
     assert set(run.scope.execution.operations) == {"exec-1", "a", "b"}
     assert run.fn("the context") == {"x": 1}
-    assert isinstance(flow.send({"x": 1}), Commit)  # the final flush, with nothing queued
-    with pytest.raises(StopIteration) as done:
-        flow.send(None)
+    with pytest.raises(StopIteration) as done:  # nothing queued: no final flush to ask for
+        flow.send({"x": 1})
     assert done.value.value == {"Status": "SUCCEEDED", "Result": '{"x":1}'}
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        DurableInvocationOutput(status="SUCCEEDED", result='{"x":1}'),
+        DurableInvocationOutput(status="SUCCEEDED", result=""),
+        DurableInvocationOutput(status="PENDING"),
+        DurableInvocationOutput(
+            status="FAILED",
+            error=ErrorObject(error_message="boom", error_type="ValueError", stack_trace=("a",)),
+        ),
+    ],
+    ids=["result", "result-checkpointed", "pending", "failed"],
+)
+def test_the_written_out_handler_output_is_the_models_wire_form(
+    output: DurableInvocationOutput,
+) -> None:
+    written = _finished(output.status, output.result, output.error)
+    assert written == to_wire(output, event_converter)
+    assert list(written) == list(to_wire(output, event_converter))
 
 
 @pytest.mark.parametrize(
