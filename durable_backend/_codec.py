@@ -51,6 +51,14 @@ _MODELS: tuple[type[Any], ...] = (
     m.DurableInvocationOutput,
 )
 
+_ENUMS: tuple[type[Enum], ...] = (
+    m.OperationType,
+    m.OperationAction,
+    m.OperationStatus,
+)
+"""The models' enums. Registered class by class: cattrs would otherwise call the class
+(``Enum.__call__``), several times the cost of the member lookup on a replay's hot path."""
+
 _SPECIAL_NAMES = {"x_amzn_trace_id": "XAmznTraceId"}
 
 
@@ -89,10 +97,6 @@ def _boto_datetime(value: Any, _: type[Any]) -> datetime:
     if isinstance(value, datetime):
         return value
     return _epoch_ms_to_datetime(value, datetime)
-
-
-def _is_enum(cls: Any) -> bool:
-    return isinstance(cls, type) and issubclass(cls, Enum)
 
 
 def _is_optional(cls: Any) -> bool:
@@ -135,17 +139,21 @@ def _structure_scalar(cls: type[Any], optional: bool = False) -> Callable[[Any, 
 
 
 def _objects_only(
-    model: type[Any], structure: Callable[[Any, type[Any]], Any]
+    model: type[Any], structure: Callable[[Any, type[Any]], Any], optional: bool = False
 ) -> Callable[[Any, type[Any]], Any]:
-    """``structure`` for objects only. cattrs would read a list or a string given for an
-    object as an object with every field absent (``StepDetails: [...]`` as no details at all);
-    the service never sends one, so it is malformed input, and named as such."""
+    """``structure`` for objects only (and None, when ``optional``). cattrs would read a list
+    or a string given for an object as an object with every field absent (``StepDetails:
+    [...]`` as no details at all); the service never sends one, so it is malformed input, and
+    named as such. One wrapper does both checks: a replay decodes every operation's details."""
     name = model.__name__
 
     def checked(value: Any, cls: type[Any]) -> Any:
-        if value.__class__ is not dict and not isinstance(value, Mapping):
-            raise TypeError(f"{name} must be an object, got {type(value).__name__}")
-        return structure(value, cls)
+        if value.__class__ is not dict:
+            if value is None and optional:
+                return None
+            if not isinstance(value, Mapping):
+                raise TypeError(f"{name} must be an object, got {type(value).__name__}")
+        return structure(value, model)
 
     return checked
 
@@ -161,7 +169,9 @@ def _build(structure_datetime: Callable[[Any, type[Any]], datetime],
         inner = next(arg for arg in typing.get_args(cls) if arg is not type(None))
         if inner in (str, int):
             return _structure_scalar(inner, optional=True)
-        hook = converter.get_structure_hook(inner)
+        hook = generated.get(inner) or converter.get_structure_hook(inner)
+        if inner in generated:
+            return _objects_only(inner, hook, optional=True)
 
         def structure(value: Any, _: type[Any]) -> Any:
             return None if value is None else hook(value, inner)
@@ -172,20 +182,19 @@ def _build(structure_datetime: Callable[[Any, type[Any]], datetime],
     for scalar in (str, int):
         # Exact types only: str-valued enums must not pick up the str hook.
         converter.register_structure_hook_func(_is_exactly(scalar), _structure_scalar(scalar))
-    converter.register_structure_hook_factory(_is_enum, _structure_enum)
+    for enum in _ENUMS:
+        converter.register_structure_hook(enum, _structure_enum(enum))
     converter.register_structure_hook_factory(_is_optional, structure_optional)
     converter.register_unstructure_hook(datetime, unstructure_datetime)
     converter.register_unstructure_hook_func(
         lambda cls: isinstance(cls, type) and issubclass(cls, Enum), lambda value: value.value
     )
+    generated: dict[type[Any], Callable[[Any, type[Any]], Any]] = {}
     for model in _MODELS:
         renames = {a.name: override(rename=wire_name(a.name)) for a in attrs.fields(model)}
-        converter.register_structure_hook(
-            model,
-            _objects_only(
-                model, make_dict_structure_fn(model, converter, **renames)  # type: ignore[arg-type]
-            ),
-        )
+        structure = make_dict_structure_fn(model, converter, **renames)  # type: ignore[arg-type]
+        generated[model] = structure
+        converter.register_structure_hook(model, _objects_only(model, structure))
         converter.register_unstructure_hook(
             model,
             make_dict_unstructure_fn(

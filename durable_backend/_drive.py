@@ -248,8 +248,8 @@ class AsyncRuntime:
         self._background: set[asyncio.Future[Any]] = set()
         self._busy = 0  # bodies running and calls in flight: a suspension waits for none
 
-    async def drive(self, flow: Flow) -> Any:
-        return await _run_async(flow, self._perform)
+    def drive(self, flow: Flow) -> Coroutine[Any, Any, Any]:
+        return _run_async(flow, self._perform)
 
     def _perform(self, effect: Any) -> Awaitable[Any]:
         return _ASYNC[type(effect)](self, effect)  # type: ignore[no-any-return]

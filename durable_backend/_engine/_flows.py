@@ -257,10 +257,9 @@ def step_flow(scope: Scope, op_id: str, request: StepRequest) -> Flow:
     config = request.config or _DEFAULT_STEP
     name = resolved_name(request.name, request.func)
     serdes = serdes_for(return_annotation(request.func), config.serdes)
-    fn = step_body(request.func)
     execution = scope.execution
     sub_type = config.sub_type or _STEP
-    op = execution.lookup(op_id, OperationType.STEP, sub_type, name)
+    op = execution.lookup(op_id, _STEP_TYPE, sub_type, name)
     attempts = 0
     started = False
     if op is not None:
@@ -275,6 +274,7 @@ def step_flow(scope: Scope, op_id: str, request: StepRequest) -> Flow:
         attempts = (details.attempt or 0) if details else 0
         started = status is OperationStatus.STARTED
     attempt = attempts + 1
+    fn = step_body(request.func)
     at_most_once = config.step_semantics is StepSemantics.AT_MOST_ONCE_PER_RETRY
 
     ending = FailedAttempt(scope, op_id, sub_type, name, config, attempt)
