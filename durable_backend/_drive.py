@@ -37,13 +37,16 @@ from durable_backend._engine import (
     RunInContext,
     RunUserCode,
     Scope,
+    SendApart,
     Suspend,
     SuspendExecution,
+    apart_flow,
     commit_flow,
+    flush_due,
     flush_flow,
 )
 from durable_backend._engine._batch_flows import after_first_effect
-from durable_backend._engine._commits import CallFlow, Landings
+from durable_backend._engine._commits import CallFlow
 from durable_backend._engine._flows import FailedAttempt
 from durable_backend._threads import call_with_timeout, timers
 
@@ -68,8 +71,9 @@ class Runtime:
         self._condition: threading.Condition | None = None
 
     def _waiting_room(self) -> threading.Condition:
-        """Where callers wait for a call to land, made (under the lock) by the first one to
-        wait: an invocation whose calls never overlap, most of them, never builds it."""
+        """Where a call's leader lets other branches join (``LetOthersJoin``), made (under the
+        lock) by the first to gather: an invocation without concurrent branches, most of
+        them, never builds it."""
         if self._condition is None:
             self._condition = threading.Condition(self.lock)
         return self._condition
@@ -91,12 +95,16 @@ class Runtime:
         """Perform a protocol effect holding the lock; release it only for the calls."""
         kind = type(effect)
         if kind is AwaitLanding:
-            self._waiting_room().wait()
+            landings = effect.execution.queue.landings
+            landings.wait(effect.ticket, _Wakeup(self.lock)).wait()
         elif kind is Landed:
-            if self._condition is not None:  # none made: nobody has ever waited
-                self._condition.notify_all()
+            queue = effect.execution.queue
+            queue.landings.landed(queue, _Wakeup.wake)
         elif kind is LetOthersJoin:
             self._waiting_room().wait(effect.seconds)
+        elif kind is SendApart:
+            send = partial(self._protocol, apart_flow(effect.execution))
+            timers.at(time.monotonic(), _always, send)
         else:
             self.lock.release()
             try:
@@ -219,6 +227,30 @@ class Runtime:
         raise SuspendExecution(effect.reason)
 
 
+class _Wakeup:
+    """A thread waiting for a landing under the runtime's lock, woken on its own."""
+
+    __slots__ = ("condition", "gone", "woken")
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.condition = threading.Condition(lock)
+        self.woken = self.gone = False
+
+    def wait(self) -> None:
+        try:
+            while not self.woken:
+                self.condition.wait()
+        finally:
+            self.gone = not self.woken  # interrupted: a landing must wake someone else
+
+    def wake(self) -> bool:
+        if self.gone:
+            return False
+        self.woken = True
+        self.condition.notify()
+        return True
+
+
 _SYNC: dict[type, Callable[[Runtime, Any], Any]] = {
     Commit: Runtime._commit,
     RunUserCode: Runtime._run_user_code,
@@ -234,7 +266,7 @@ class AsyncRuntime:
     shared executor, so they neither block the loop nor hide their START; async ones run here.
     """
 
-    __slots__ = ("_background", "_busy", "_idle", "_landings", "backend", "make_context")
+    __slots__ = ("_background", "_busy", "_idle", "backend", "make_context")
 
     def __init__(
         self,
@@ -243,7 +275,6 @@ class AsyncRuntime:
     ) -> None:
         self.backend = backend
         self.make_context = make_context
-        self._landings: Landings[asyncio.Future[None]] = Landings()
         self._idle: asyncio.Future[None] | None = None
         self._background: set[asyncio.Future[Any]] = set()
         self._busy = 0  # bodies running and calls in flight: a suspension waits for none
@@ -263,11 +294,15 @@ class AsyncRuntime:
     async def _protocol(self, effect: Any) -> Any:
         kind = type(effect)
         if kind is AwaitLanding:
-            await self._landings.wait(effect.ticket, asyncio.get_running_loop().create_future())
+            landings = effect.execution.queue.landings
+            await landings.wait(effect.ticket, asyncio.get_running_loop().create_future())
         elif kind is Landed:
-            self._landings.landed(effect.execution.queue, _resolve)
+            queue = effect.execution.queue
+            queue.landings.landed(queue, _resolve)
         elif kind is LetOthersJoin:
             await asyncio.sleep(0)
+        elif kind is SendApart:
+            self._apart(apart_flow(effect.execution))
         else:
             return await self._call(effect)
         return None
@@ -292,9 +327,10 @@ class AsyncRuntime:
             )
         self._busy += 1
         try:
-            limit = effect.timeout if effect.timeout is not None else effect.deadline
-            if limit is not None:
-                return await _within(self._body(fn, effect.args), limit)
+            if effect.timeout is not None:
+                return await _within(self._body(fn, effect.args), effect.timeout)
+            if effect.deadline is not None:
+                return await _before(self._body(fn, effect.args), effect.deadline)
             return await self._body(fn, effect.args)
         finally:
             self._busy -= 1
@@ -313,15 +349,24 @@ class AsyncRuntime:
         return (await result) if inspect.isawaitable(result) else result
 
     def _flush_soon(self, execution: Execution, ticket: int) -> None:
-        """A body ran ``SLOW_BODY_SECONDS`` with its START queued: send it, after the call in
-        flight if there is one."""
-        flush = asyncio.ensure_future(self._flush(execution, ticket))
-        self._background.add(flush)
-        flush.add_done_callback(self._background.discard)
+        """A body ran ``SLOW_BODY_SECONDS`` with its START queued: send it (``flush_due``),
+        or look again as long after."""
+        due = flush_due(execution.queue, ticket)
+        if due:
+            self._apart(commit_flow(execution, (), True, ticket))
+        elif due is not None:
+            loop = asyncio.get_running_loop()
+            loop.call_later(SLOW_BODY_SECONDS, self._flush_soon, execution, ticket)
 
-    async def _flush(self, execution: Execution, ticket: int) -> None:
+    def _apart(self, flow: CallFlow) -> None:
+        """Run ``flow`` as a task of its own, which nobody awaits."""
+        task = asyncio.ensure_future(self._quietly(flow))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _quietly(self, flow: CallFlow) -> None:
         try:
-            await self._io(commit_flow(execution, (), True, ticket))
+            await self._io(flow)
         except BaseException:
             return  # the queue records a failure; whoever needs durability sees it
 
@@ -331,7 +376,7 @@ class AsyncRuntime:
 
     async def _run_branches(self, effect: RunBranches) -> None:
         """Run branches as tasks on this loop, started in index order: at most
-        ``effect.width`` at a time, and none while ``run.backlogged()``."""
+        ``effect.width`` at a time, and none while ``run.backlog()`` waits to land."""
         run, limit = effect.run, effect.width
         loop = asyncio.get_running_loop()
         running: set[asyncio.Task[None]] = set()
@@ -348,8 +393,8 @@ class AsyncRuntime:
             return
         try:
             while True:
-                while run.backlogged():
-                    await self._commit(Commit(run.execution, ()))
+                while (ticket := run.backlog()) is not None:
+                    await self._io(commit_flow(run.execution, (), True, ticket))
                 while len(running) >= limit:
                     slot[:] = [loop.create_future()]
                     await slot[0]
@@ -432,6 +477,10 @@ async def _run_async(
             answer, error = None, exc
 
 
+def _always() -> bool:
+    return True
+
+
 def _unsettled(execution: Execution, ticket: int) -> bool:
     return not execution.queue.settled(ticket)
 
@@ -458,6 +507,27 @@ async def _within(body: Coroutine[Any, Any, Any], seconds: float) -> Any:
         task.add_done_callback(_retrieve)
         raise BodyTimedOut(seconds)
     return task.result()
+
+
+async def _before(body: Coroutine[Any, Any, Any], seconds: float) -> Any:
+    """``_within`` for the invocation's deadline, which every step carries: ``body`` runs in
+    this task, which a loop timer cancels at the deadline (``asyncio.timeout``), rather than
+    in a task of its own. A body that swallows the cancellation and returns or raises later
+    still ends in ``BodyTimedOut``."""
+    if seconds <= 0:
+        body.close()
+        raise BodyTimedOut(seconds)
+    timeout = asyncio.timeout(seconds)
+    try:
+        async with timeout:
+            value = await body
+    except Exception:
+        if timeout.expired():
+            raise BodyTimedOut(seconds) from None
+        raise
+    if timeout.expired():
+        raise BodyTimedOut(seconds)
+    return value
 
 
 def _retrieve(task: asyncio.Future[Any]) -> None:

@@ -8,7 +8,14 @@ from durable_backend._engine._checkpoints import (
     InvocationRevoked,
     SuspendExecution,
 )
-from durable_backend._engine._commits import QUIET_WINDOWS, commit_flow, flush_flow, pages_flow
+from durable_backend._engine._commits import (
+    QUIET_WINDOWS,
+    apart_flow,
+    commit_flow,
+    flush_due,
+    flush_flow,
+    pages_flow,
+)
 from durable_backend._engine._effects import (
     AwaitLanding,
     BodyTimedOut,
@@ -22,6 +29,7 @@ from durable_backend._engine._effects import (
     RunBranches,
     RunInContext,
     RunUserCode,
+    SendApart,
     Suspend,
 )
 from durable_backend._engine._execution import Execution
@@ -91,6 +99,7 @@ __all__ = [
     "RunInContext",
     "RunUserCode",
     "Scope",
+    "SendApart",
     "StartedCallback",
     "StepRequest",
     "Suspend",
@@ -98,12 +107,14 @@ __all__ = [
     "WaitForCallbackRequest",
     "WaitForConditionRequest",
     "WaitRequest",
+    "apart_flow",
     "begin",
     "callback_result_flow",
     "commit_flow",
     "draw_float",
     "draw_uuid",
     "error_object",
+    "flush_due",
     "flush_flow",
     "invocation_flow",
     "operation_id",

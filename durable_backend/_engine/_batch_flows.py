@@ -223,11 +223,14 @@ class BatchRun:
             self.tracker.record(index, BatchItemStatus.STARTED)
         return index
 
-    def backlogged(self) -> bool:
-        """Too many updates wait to be committed to start another branch: so a wide map holds a
-        bounded set of waiting branches (memory, and the garbage collector's time)."""
+    def backlog(self) -> int | None:
+        """While too many updates wait to be committed to start another branch (so a wide map
+        holds a bounded set of waiting branches: memory, and the garbage collector's time),
+        the ticket whose landing brings the wait under the limit; else None."""
         queue = self.execution.queue
-        return queue.queued - queue.committed >= COMMIT_BACKLOG
+        if queue.queued - queue.committed < COMMIT_BACKLOG:
+            return None
+        return queue.queued - COMMIT_BACKLOG + 1
 
     def succeeded(self, index: int, value: Any) -> None:
         self._finished(index, BatchItemStatus.SUCCEEDED, value, None)

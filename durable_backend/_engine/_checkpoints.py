@@ -9,6 +9,11 @@ its finishing action, and an EXECUTION update ends the batch.
 
 from __future__ import annotations
 
+import heapq
+import itertools
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
 from attrs import frozen
 
 from durable_backend._models import (
@@ -67,9 +72,11 @@ class CheckpointQueue:
     """Queued updates, the committed count and the current token of one invocation."""
 
     __slots__ = (
+        "apart",
         "committed",
         "failure",
         "in_flight",
+        "landings",
         "pending",
         "pending_bytes",
         "queued",
@@ -84,6 +91,9 @@ class CheckpointQueue:
         self.queued = 0
         self.committed = 0
         self.in_flight = False
+        self.apart = False
+        """A call apart from every caller is on its way (``send_due``)."""
+        self.landings: Landings[Any] = Landings()
         self.failure: BaseException | None = None
         self.revoked = False
 
@@ -103,6 +113,18 @@ class CheckpointQueue:
     def full(self) -> bool:
         """Whether the queue holds at least one call's worth: waiting for more saves nothing."""
         return len(self.pending) >= MAX_BATCH_UPDATES or self.pending_bytes >= MAX_BATCH_BYTES
+
+    def send_due(self) -> bool:
+        """Whether a full batch waits with no call in flight or on its way: it should go now,
+        whether or not anyone needs it durable yet, so the calls a wide fan-out needs start
+        as early as they can and follow each other back to back."""
+        return (
+            self.full()
+            and not self.in_flight
+            and not self.apart
+            and self.failure is None
+            and not self.revoked
+        )
 
     def is_committed(self, ticket: int) -> bool:
         """Whether ``ticket`` is durable; raises if it never can be in this invocation."""
@@ -124,33 +146,44 @@ class CheckpointQueue:
         return self.queued if self.pending else None
 
     def take(self) -> Batch:
-        """Cut the next legal batch from the front of the queue and mark it in flight."""
-        pending = self.pending
-        count = 0
+        """Cut the next legal batch from the front of the queue and mark it in flight.
+
+        A step's finishing update moves up next to its START when only other operations'
+        updates came between (concurrent branches interleave; a step has no children), so the
+        pair shares a call, as the rules allow, instead of cutting the batch short there.
+        """
         size = 0
+        count = 0
         seen: set[str] = set()
-        previous: OperationUpdate | None = None
-        for update in pending:
+        slots: list[list[OperationUpdate]] = []
+        starts: dict[str, list[OperationUpdate]] = {}  # a START's slot, until it finishes
+        for update in self.pending:
             if count == MAX_BATCH_UPDATES:
                 break
             cost = estimated_size(update)
             if count and size + cost > MAX_BATCH_BYTES:
                 break
-            if update.id in seen and not (
-                previous is not None
-                and previous.id == update.id
-                and previous.action is OperationAction.START
-                and update.action in _FINISHING
-            ):
+            slot = starts.pop(update.id, None)
+            if slot is not None:
+                if update.action not in _FINISHING or (
+                    slot is not slots[-1] and update.type is not OperationType.STEP
+                ):
+                    break
+                slot.append(update)
+            elif update.id in seen:
                 break
-            seen.add(update.id)
-            previous = update
+            else:
+                seen.add(update.id)
+                slot = [update]
+                slots.append(slot)
+                if update.action is OperationAction.START:
+                    starts[update.id] = slot
             size += cost
             count += 1
             if update.type is OperationType.EXECUTION:
                 break
-        updates = tuple(pending[:count])
-        del pending[:count]
+        updates = tuple(update for slot in slots for update in slot)
+        del self.pending[:count]
         self.pending_bytes -= size
         self.in_flight = True
         return Batch(self.token, updates, self.committed + count)
@@ -169,3 +202,42 @@ class CheckpointQueue:
         """A call failed after its retries: nothing more can be committed in this invocation."""
         self.in_flight = False
         self.failure = error
+
+
+W = TypeVar("W")
+
+
+class Landings(Generic[W]):
+    """Who waits for a call to land (``AwaitLanding``), and whom a landing wakes: the waiter
+    with the lowest ticket it did not settle first, to lead the next call at once, then every
+    waiter whose ticket it settled. Waking every waiter on every landing would make a wide map
+    quadratic, and would leave the woken counted as waiting until each had run.
+
+    The drivers keep their waiters here (futures, or a thread's wake-up); ``wake(waiter)`` is
+    False for one that no longer waits (cancelled, or interrupted).
+    """
+
+    __slots__ = ("_heap", "_order")
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, W]] = []
+        self._order = itertools.count()
+
+    @property
+    def waiting(self) -> int:
+        """Callers waiting for a landing (one that stopped waiting counts until it is woken)."""
+        return len(self._heap)
+
+    def wait(self, ticket: int, waiter: W) -> W:
+        heapq.heappush(self._heap, (ticket, next(self._order), waiter))
+        return waiter
+
+    def landed(self, queue: CheckpointQueue, wake: Callable[[W], bool]) -> None:
+        heap = self._heap
+        settled = []
+        while heap and queue.settled(heap[0][0]):
+            settled.append(heapq.heappop(heap)[2])
+        while heap and not wake(heapq.heappop(heap)[2]):
+            pass
+        for waiter in settled:
+            wake(waiter)

@@ -8,10 +8,8 @@ driver steps them on its loop.
 
 from __future__ import annotations
 
-import heapq
-import itertools
-from collections.abc import Callable, Generator
-from typing import Any, Generic, TypeVar
+from collections.abc import Generator
+from typing import Any
 
 from durable_backend._engine._checkpoints import CheckpointFailed, CheckpointQueue
 from durable_backend._engine._effects import (
@@ -21,6 +19,7 @@ from durable_backend._engine._effects import (
     CallEffect,
     FetchState,
     Landed,
+    SendApart,
 )
 from durable_backend._engine._execution import Execution
 from durable_backend._models import (
@@ -46,26 +45,41 @@ def commit_flow(
 
     Whoever needs durability and finds no call in flight leads the next one; everyone else
     waits for it to land. While other branches run, the leader first gathers (``_gather``),
-    so one call carries as many of their updates as the batch limits allow. A failed call
-    ends the invocation for every caller (``CheckpointFailed``); a revoked token suspends
-    them (``InvocationRevoked``).
+    so one call carries as many of their updates as the batch limits allow. A full batch
+    left waiting goes apart from the callers (``SendApart``). A failed call ends the
+    invocation for every caller (``CheckpointFailed``); a revoked token suspends them
+    (``InvocationRevoked``).
     """
     queue = execution.queue
     added = queue.add(updates)
-    if not durable:
-        return
     target = added if ticket is None else ticket
-    while not queue.is_committed(target):
+    while durable and not queue.is_committed(target):
         if queue.in_flight:
-            execution.waiting += 1
-            try:
-                yield AwaitLanding(target)
-            finally:
-                execution.waiting -= 1
+            yield AwaitLanding(execution, target)
             continue
         if execution.branches > 1:
             yield from _gather(execution)
         yield from _send(execution)
+    yield from _apart_if_due(execution)
+
+
+def _apart_if_due(execution: Execution) -> CallFlow:
+    queue = execution.queue
+    if queue.send_due():
+        queue.apart = True
+        yield SendApart(execution)
+
+
+def apart_flow(execution: Execution) -> CallFlow:
+    """Send full batches that nobody waits for (``SendApart``) while one is due. A failure is
+    the queue's to report: whoever needs durability sees it."""
+    queue = execution.queue
+    queue.apart = False
+    try:
+        while queue.send_due():
+            yield from _send(execution)
+    except CheckpointFailed:
+        return
 
 
 def _gather(execution: Execution) -> CallFlow:
@@ -78,7 +92,7 @@ def _gather(execution: Execution) -> CallFlow:
     quiet = 0
     try:
         while quiet < QUIET_WINDOWS and not queue.full() and (
-            execution.waiting < execution.branches - 1
+            queue.landings.waiting < execution.branches - 1
         ):
             seen = queue.queued
             yield LET_OTHERS_JOIN
@@ -92,14 +106,21 @@ def _gather(execution: Execution) -> CallFlow:
         raise
 
 
-def flush_flow(execution: Execution, ticket: int) -> Generator[CallEffect, Any, bool]:
-    """A body ran long with ``ticket`` queued: send it. False while another call is in flight:
-    look again later rather than wait (the sync twin's one flusher thread must not block)."""
-    queue = execution.queue
+def flush_due(queue: CheckpointQueue, ticket: int) -> bool | None:
+    """Whether a long-running body's queued ``ticket`` should be sent now: None once settled,
+    False while another call is in flight (look again later rather than wait: the sync twin's
+    timer thread must not block, and a wide async fan-out should not hold a task per body)."""
     if queue.settled(ticket):
-        return True
-    if queue.in_flight:
-        return False
+        return None
+    return not queue.in_flight
+
+
+def flush_flow(execution: Execution, ticket: int) -> Generator[CallEffect, Any, bool]:
+    """A body ran long with ``ticket`` queued: send it if ``flush_due``. False: look again
+    later."""
+    due = flush_due(execution.queue, ticket)
+    if not due:
+        return due is None
     yield from commit_flow(execution, (), True, ticket)
     return True
 
@@ -142,32 +163,3 @@ def pages_flow(
         operations.extend(page.operations)
         marker = page.next_marker or ""
     return tuple(operations)
-
-
-W = TypeVar("W")
-
-
-class Landings(Generic[W]):
-    """Who waits for a call to land (``AwaitLanding``), and whom a landing wakes: every waiter
-    whose ticket it settled, then the one with the lowest ticket left, to lead the next call.
-    Waking every waiter on every landing would make a wide map quadratic.
-
-    The async driver keeps its futures here; ``wake(waiter)`` is False for a cancelled one.
-    """
-
-    __slots__ = ("_heap", "_order")
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[int, int, W]] = []
-        self._order = itertools.count()
-
-    def wait(self, ticket: int, waiter: W) -> W:
-        heapq.heappush(self._heap, (ticket, next(self._order), waiter))
-        return waiter
-
-    def landed(self, queue: CheckpointQueue, wake: Callable[[W], bool]) -> None:
-        heap = self._heap
-        while heap and queue.settled(heap[0][0]):
-            wake(heapq.heappop(heap)[2])
-        while heap and not wake(heapq.heappop(heap)[2]):
-            pass

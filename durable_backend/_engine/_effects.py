@@ -117,14 +117,25 @@ class FetchState:
 
 @frozen
 class AwaitLanding:
-    """Another caller's call is in flight: wait until a call lands (answer nothing)."""
+    """Another caller's call is in flight: wait in ``execution.queue.landings`` until a
+    landing wakes this caller (answer nothing)."""
 
+    execution: Execution
     ticket: int
 
 
 @frozen
 class Landed:
-    """A call of ``execution`` landed (or failed): wake whoever waits for one."""
+    """A call of ``execution`` landed (or failed): wake whom ``execution.queue.landings``
+    says."""
+
+    execution: Execution
+
+
+@frozen
+class SendApart:
+    """A full batch waits and no caller will send it now: run ``apart_flow(execution)`` apart
+    from the caller (a task, or the sync twin's timer thread) and answer at once."""
 
     execution: Execution
 
@@ -141,4 +152,4 @@ class LetOthersJoin:
 LET_OTHERS_JOIN = LetOthersJoin()
 
 Effect = Commit | RunUserCode | RunInContext | RunBranches | Suspend | FetchState
-CallEffect = CallCheckpoint | FetchState | AwaitLanding | Landed | LetOthersJoin
+CallEffect = CallCheckpoint | FetchState | AwaitLanding | Landed | LetOthersJoin | SendApart

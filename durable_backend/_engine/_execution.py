@@ -29,7 +29,6 @@ class Execution:
         "replaying",
         "time_left",
         "unawaited",
-        "waiting",
     )
 
     def __init__(self, arn: str, token: str, operations: Iterable[Operation]) -> None:
@@ -43,7 +42,6 @@ class Execution:
         self.fatal: BaseException | None = None
         self.active_bodies = 0
         self.branches = 0  # map/parallel branches running now: callers worth batching with
-        self.waiting = 0  # callers waiting for a call to land (``commit_flow``)
         self.unawaited: dict[str, tuple[str, str | None]] = {}
         self.time_left: Callable[[], float] | None = None
         """Seconds this invocation may still run step bodies (None: no deadline known)."""

@@ -15,6 +15,7 @@ from durable_backend._engine import (
     AwaitLanding,
     CallCheckpoint,
     CheckpointFailed,
+    CheckpointQueue,
     Commit,
     Execution,
     FetchState,
@@ -24,11 +25,14 @@ from durable_backend._engine import (
     RunInContext,
     RunUserCode,
     Scope,
+    SendApart,
     StepRequest,
     Suspend,
     SuspendExecution,
+    apart_flow,
     begin,
     commit_flow,
+    flush_due,
     invocation_flow,
 )
 from durable_backend._engine._flows import Child, child_flow
@@ -231,7 +235,7 @@ def test_a_caller_finding_a_call_in_flight_waits_then_leads_the_next_with_the_ne
     first = commit_flow(execution, (update("a"),))
     assert next(first) == CallCheckpoint(ARN, "t1", (update("a"),))
     second = commit_flow(execution, (update("b"),))
-    assert next(second) == AwaitLanding(2)
+    assert next(second) == AwaitLanding(execution, 2)
     assert isinstance(first.send(accepted("t2")), Landed)
     with pytest.raises(StopIteration):
         first.send(None)
@@ -279,15 +283,24 @@ def test_a_caller_arriving_while_the_leader_gathers_waits_for_that_call() -> Non
     leader = commit_flow(execution, (update("a"),))
     assert isinstance(next(leader), LetOthersJoin)
     follower = commit_flow(execution, (update("b"),))
-    assert next(follower) == AwaitLanding(2)
+    assert next(follower) == AwaitLanding(execution, 2)
+    landings = execution.queue.landings
+    landings.wait(2, follower)  # as a driver does
     # every other branch now waits for this call: nothing more can come, so it goes
     assert leader.send(None) == CallCheckpoint(ARN, "t1", (update("a"), update("b")))
     assert isinstance(leader.send(accepted("t2")), Landed)
+    woken: list[object] = []
+
+    def wake(waiter: object) -> bool:
+        woken.append(waiter)
+        return True
+
+    landings.landed(execution.queue, wake)
+    assert woken == [follower] and landings.waiting == 0
     with pytest.raises(StopIteration):
         leader.send(None)
     with pytest.raises(StopIteration):
         follower.send(None)
-    assert execution.waiting == 0
 
 
 def test_a_leader_interrupted_while_gathering_hands_the_call_to_a_waiter() -> None:
@@ -296,7 +309,7 @@ def test_a_leader_interrupted_while_gathering_hands_the_call_to_a_waiter() -> No
     leader = commit_flow(execution, (update("a"),))
     next(leader)
     follower = commit_flow(execution, (update("b"),))
-    assert next(follower) == AwaitLanding(2)
+    assert next(follower) == AwaitLanding(execution, 2)
     assert leader.throw(KeyboardInterrupt()) == Landed(execution)  # wake the waiter
     with pytest.raises(KeyboardInterrupt):
         leader.send(None)
@@ -317,6 +330,80 @@ def test_a_failed_call_ends_the_invocation_for_its_caller_and_every_waiter() -> 
     with pytest.raises(CheckpointFailed):
         second.send(None)
     assert not isinstance(caught.value, Exception)  # user code's `except Exception` can't eat it
+
+
+def child(op_id: str, action: OperationAction = OperationAction.START) -> OperationUpdate:
+    return OperationUpdate(
+        id=op_id, type=OperationType.CONTEXT, action=action, sub_type="RunInChildContext"
+    )
+
+
+def test_a_steps_finish_joins_its_start_past_other_branches_updates() -> None:
+    queue = CheckpointQueue("t1")
+    succeed = OperationAction.SUCCEED
+    queue.add((update("a"), child("c"), update("b"), update("a", succeed), update("b", succeed)))
+    batch = queue.take()
+    assert [(u.id, u.action) for u in batch.updates] == [
+        ("a", OperationAction.START), ("a", succeed), ("c", OperationAction.START),
+        ("b", OperationAction.START), ("b", succeed),
+    ]
+    assert batch.end == 5 and not queue.pending
+
+
+def test_a_contexts_finish_ends_the_batch_unless_it_follows_its_start() -> None:
+    queue = CheckpointQueue("t1")
+    done = child("c", OperationAction.SUCCEED)
+    queue.add((child("c"), update("x"), done, child("d"), child("d", OperationAction.SUCCEED)))
+    assert queue.take().updates == (child("c"), update("x"))
+    assert queue.pending == [done, child("d"), child("d", OperationAction.SUCCEED)]
+
+
+def test_a_full_batch_nobody_needs_durable_yet_is_sent_apart() -> None:
+    execution = Execution(ARN, "t1", [EXECUTION_OP])
+    starts = tuple(update(f"s{i}") for i in range(MAX_BATCH_UPDATES - 1))
+    assert list(commit_flow(execution, starts, durable=False)) == []  # not a full batch yet
+    filled = commit_flow(execution, (update("last"),), durable=False)
+    assert next(filled) == SendApart(execution)
+    with pytest.raises(StopIteration):
+        filled.send(None)
+    assert list(commit_flow(execution, (update("more"),), durable=False)) == []  # one is due
+    apart = apart_flow(execution)
+    call = next(apart)
+    assert isinstance(call, CallCheckpoint) and len(call.updates) == MAX_BATCH_UPDATES
+    assert isinstance(apart.send(accepted("t2")), Landed)
+    with pytest.raises(StopIteration):  # what is left is not a full batch: it waits
+        apart.send(None)
+    assert execution.queue.committed == MAX_BATCH_UPDATES
+    assert execution.queue.pending == [update("more")]
+
+
+def test_a_landing_wakes_the_next_leader_before_the_callers_it_made_durable() -> None:
+    queue = CheckpointQueue("t1")
+    queue.add(tuple(update(f"u{i}") for i in range(4)))
+    landings = queue.landings
+    for ticket, waiter in ((1, "a"), (4, "last"), (3, "gone"), (2, "b")):
+        landings.wait(ticket, waiter)
+    queue.committed = 2
+    woken: list[str] = []
+
+    def wake(waiter: str) -> bool:
+        if waiter == "gone":  # cancelled meanwhile: the next one leads instead
+            return False
+        woken.append(waiter)
+        return True
+
+    landings.landed(queue, wake)
+    assert woken == ["last", "a", "b"] and landings.waiting == 0
+
+
+def test_a_slow_bodys_flush_looks_again_later_while_a_call_is_in_flight() -> None:
+    queue = CheckpointQueue("t1")
+    ticket = queue.add((update("a"),))
+    assert flush_due(queue, ticket) is True
+    queue.in_flight = True
+    assert flush_due(queue, ticket) is False
+    queue.in_flight, queue.committed = False, ticket
+    assert flush_due(queue, ticket) is None
 
 
 # --- whole invocations, scripted ---------------------------------------------------------

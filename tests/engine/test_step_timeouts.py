@@ -261,3 +261,38 @@ def test_a_quick_step_under_a_deadline_is_unaffected(twin: Twin) -> None:
 
     output = invoke_near_the_deadline(twin, scenario, backend, arn)
     assert output == {"Status": "SUCCEEDED", "Result": '"quick"'}
+
+
+def test_an_async_body_that_swallows_its_cancellation_at_the_deadline_is_still_cut_off() -> None:
+    twin = Twin("async")
+    backend = MemoryBackend()
+    arn, _ = backend.start_execution()
+
+    async def stubborn(_: db.StepContext) -> str:
+        try:
+            await asyncio.sleep(3 * BUDGET)
+        except asyncio.CancelledError:
+            return "late, but returned anyway"
+        return "never"
+
+    def scenario(event: Any, ctx: Any) -> Any:
+        return (yield ctx.step(stubborn, name="stubborn", config=db.StepConfig(retrying(3))))
+
+    assert invoke_near_the_deadline(twin, scenario, backend, arn) == {"Status": "PENDING"}
+    assert step_errors(backend, arn) == [
+        ("StepFailed", "durable_backend.exceptions.StepTimeoutError")
+    ]
+
+
+def test_a_body_raising_its_own_timeout_error_under_a_deadline_keeps_it(twin: Twin) -> None:
+    backend = MemoryBackend()
+    arn, _ = backend.start_execution()
+
+    def own_timeout(_: db.StepContext) -> None:
+        raise TimeoutError("the payment gateway timed out")
+
+    def scenario(event: Any, ctx: Any) -> Any:
+        return (yield ctx.step(own_timeout, name="own", config=db.StepConfig(retrying(1))))
+
+    assert invoke_near_the_deadline(twin, scenario, backend, arn)["Status"] == "FAILED"
+    assert step_errors(backend, arn) == [("StepFailed", "TimeoutError")]
