@@ -42,8 +42,6 @@ from durable_backend._engine import (
     SuspendExecution,
     apart_flow,
     commit_flow,
-    flush_due,
-    flush_flow,
 )
 from durable_backend._engine._batch_flows import after_first_effect
 from durable_backend._engine._commits import CallFlow
@@ -160,8 +158,10 @@ class Runtime:
         timers.at(due, partial(_unsettled, execution, ticket), overdue)
 
     def _overdue(self, execution: Execution, ticket: int) -> None:
-        if not self._protocol(flush_flow(execution, ticket)):
-            self._flush_if_slow(execution, ticket)
+        with self.lock:
+            due = execution.queue.flush_apart(ticket)
+        if due:
+            self._protocol(apart_flow(execution))
 
     def _run_in_context(self, effect: RunInContext) -> Any:
         return effect.fn(self.make_context(self, effect.scope))
@@ -349,14 +349,9 @@ class AsyncRuntime:
         return (await result) if inspect.isawaitable(result) else result
 
     def _flush_soon(self, execution: Execution, ticket: int) -> None:
-        """A body ran ``SLOW_BODY_SECONDS`` with its START queued: send it (``flush_due``),
-        or look again as long after."""
-        due = flush_due(execution.queue, ticket)
-        if due:
-            self._apart(commit_flow(execution, (), True, ticket))
-        elif due is not None:
-            loop = asyncio.get_running_loop()
-            loop.call_later(SLOW_BODY_SECONDS, self._flush_soon, execution, ticket)
+        """A body ran ``SLOW_BODY_SECONDS`` with its START queued: send it (``flush_apart``)."""
+        if execution.queue.flush_apart(ticket):
+            self._apart(apart_flow(execution))
 
     def _apart(self, flow: CallFlow) -> None:
         """Run ``flow`` as a task of its own, which nobody awaits."""

@@ -12,8 +12,6 @@ from durable_backend._engine._commits import (
     QUIET_WINDOWS,
     apart_flow,
     commit_flow,
-    flush_due,
-    flush_flow,
     pages_flow,
 )
 from durable_backend._engine._effects import (
@@ -114,8 +112,6 @@ __all__ = [
     "draw_float",
     "draw_uuid",
     "error_object",
-    "flush_due",
-    "flush_flow",
     "invocation_flow",
     "operation_id",
     "pages_flow",

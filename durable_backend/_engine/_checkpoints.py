@@ -75,6 +75,7 @@ class CheckpointQueue:
         "apart",
         "committed",
         "failure",
+        "flush_to",
         "in_flight",
         "landings",
         "pending",
@@ -93,6 +94,8 @@ class CheckpointQueue:
         self.in_flight = False
         self.apart = False
         """A call apart from every caller is on its way (``send_due``)."""
+        self.flush_to = 0
+        """The highest ticket a long-running body asked to have sent (``flush_apart``)."""
         self.landings: Landings[Any] = Landings()
         self.failure: BaseException | None = None
         self.revoked = False
@@ -115,11 +118,12 @@ class CheckpointQueue:
         return len(self.pending) >= MAX_BATCH_UPDATES or self.pending_bytes >= MAX_BATCH_BYTES
 
     def send_due(self) -> bool:
-        """Whether a full batch waits with no call in flight or on its way: it should go now,
-        whether or not anyone needs it durable yet, so the calls a wide fan-out needs start
-        as early as they can and follow each other back to back."""
+        """Whether a call should go now, with none in flight or on its way, whether or not
+        anyone needs its updates durable yet: a full batch waits (so the calls a wide fan-out
+        needs start as early as they can and follow each other back to back), or a long-running
+        body's START does."""
         return (
-            self.full()
+            (self.full() or self.committed < self.flush_to)
             and not self.in_flight
             and not self.apart
             and self.failure is None
@@ -140,6 +144,16 @@ class CheckpointQueue:
         """Whether ``ticket`` needs no flush: committed, or never committable. Safe without a
         lock: the counters only grow and the flags only get set, so a stale read says False."""
         return self.committed >= ticket or self.failure is not None or self.revoked
+
+    def flush_apart(self, ticket: int) -> bool:
+        """A body has run ``SLOW_BODY_SECONDS`` with ``ticket`` queued, which must now be sent.
+        True: send it apart from the callers now (``SendApart``). Otherwise it is settled, or a
+        call is in flight or on its way, whose landing sends it (``send_due``)."""
+        self.flush_to = max(self.flush_to, ticket)
+        if not self.send_due():
+            return False
+        self.apart = True
+        return True
 
     def slow_body_ticket(self) -> int | None:
         """What a body about to run must see flushed if it runs long: its queued START."""

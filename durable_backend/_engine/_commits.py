@@ -1,7 +1,8 @@
 """The checkpoint protocol as flows: group commit, the token chain, paging, applying deltas.
 
-Drivers only perform the I/O these flows ask for (``CallCheckpoint``, ``FetchState``) and the
-waiting (``AwaitLanding``, ``Landed``, ``LetOthersJoin``). The sync driver steps them under its
+Drivers only perform the I/O these flows ask for (``CallCheckpoint``, ``FetchState``), the
+waiting (``AwaitLanding``, ``Landed``, ``LetOthersJoin``), and run ``apart_flow`` apart from
+the callers when asked (``SendApart``). The sync driver steps them under its
 lock and releases it for the calls, so concurrent branches share one call in flight; the async
 driver steps them on its loop.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from durable_backend._engine._checkpoints import CheckpointFailed, CheckpointQueue
+from durable_backend._engine._checkpoints import CheckpointFailed
 from durable_backend._engine._effects import (
     LET_OTHERS_JOIN,
     AwaitLanding,
@@ -71,12 +72,15 @@ def _apart_if_due(execution: Execution) -> CallFlow:
 
 
 def apart_flow(execution: Execution) -> CallFlow:
-    """Send full batches that nobody waits for (``SendApart``) while one is due. A failure is
-    the queue's to report: whoever needs durability sees it."""
+    """Send what nobody waits for while a call is due (``send_due``, ``SendApart``): a full
+    batch, or a long-running body's START, gathering others' updates first as a leader does.
+    A failure is the queue's to report: whoever needs durability sees it."""
     queue = execution.queue
     queue.apart = False
     try:
         while queue.send_due():
+            if execution.branches > 1 and not queue.full():
+                yield from _gather(execution)
             yield from _send(execution)
     except CheckpointFailed:
         return
@@ -104,25 +108,6 @@ def _gather(execution: Execution) -> CallFlow:
         queue.in_flight = False
         yield Landed(execution)  # a waiter leads instead
         raise
-
-
-def flush_due(queue: CheckpointQueue, ticket: int) -> bool | None:
-    """Whether a long-running body's queued ``ticket`` should be sent now: None once settled,
-    False while another call is in flight (look again later rather than wait: the sync twin's
-    timer thread must not block, and a wide async fan-out should not hold a task per body)."""
-    if queue.settled(ticket):
-        return None
-    return not queue.in_flight
-
-
-def flush_flow(execution: Execution, ticket: int) -> Generator[CallEffect, Any, bool]:
-    """A body ran long with ``ticket`` queued: send it if ``flush_due``. False: look again
-    later."""
-    due = flush_due(execution.queue, ticket)
-    if not due:
-        return due is None
-    yield from commit_flow(execution, (), True, ticket)
-    return True
 
 
 def _send(execution: Execution) -> CallFlow:

@@ -32,7 +32,6 @@ from durable_backend._engine import (
     apart_flow,
     begin,
     commit_flow,
-    flush_due,
     invocation_flow,
 )
 from durable_backend._engine._flows import Child, child_flow
@@ -396,14 +395,21 @@ def test_a_landing_wakes_the_next_leader_before_the_callers_it_made_durable() ->
     assert woken == ["last", "a", "b"] and landings.waiting == 0
 
 
-def test_a_slow_bodys_flush_looks_again_later_while_a_call_is_in_flight() -> None:
-    queue = CheckpointQueue("t1")
+def test_a_slow_bodys_start_goes_apart_now_or_after_the_call_in_flight_lands() -> None:
+    execution = Execution(ARN, "t1", [EXECUTION_OP])
+    queue = execution.queue
     ticket = queue.add((update("a"),))
-    assert flush_due(queue, ticket) is True
     queue.in_flight = True
-    assert flush_due(queue, ticket) is False
-    queue.in_flight, queue.committed = False, ticket
-    assert flush_due(queue, ticket) is None
+    assert not queue.flush_apart(ticket)  # the call in flight goes first
+    queue.in_flight = False  # it landed; its caller's flow ends by sending what is due
+    landed = commit_flow(execution, (), durable=False)
+    assert next(landed) == SendApart(execution)
+    apart = apart_flow(execution)
+    assert next(apart) == CallCheckpoint(ARN, "t1", (update("a"),))
+    assert isinstance(apart.send(accepted("t2")), Landed)
+    with pytest.raises(StopIteration):
+        apart.send(None)
+    assert queue.committed == ticket and not queue.flush_apart(ticket)
 
 
 # --- whole invocations, scripted ---------------------------------------------------------
