@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Generator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from functools import partial
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from durable_backend._backend import AsyncDurableBackend, DurableBackend
@@ -118,26 +119,51 @@ class Runtime:
 
     def _run_user_code(self, effect: RunUserCode) -> Any:
         ticket = effect.execution.queue.slow_body_ticket()
+        deadline, on_deadline = effect.deadline, effect.on_deadline
+        if effect.timeout is None and deadline is not None and on_deadline is not None:
+            return self._before_deadline(effect, on_deadline, deadline, ticket)
         if ticket is not None:
             self._flush_if_slow(effect.execution, ticket)
         if effect.timeout is not None:
             return call_with_timeout(effect.fn, effect.args, effect.timeout)
-        if effect.on_deadline is not None and effect.deadline is not None:
-            return self._before_deadline(effect, effect.on_deadline, effect.deadline)
         return effect.fn(*effect.args)
 
-    def _before_deadline(self, effect: RunUserCode, attempt: FailedAttempt, seconds: float) -> Any:
+    def _before_deadline(
+        self, effect: RunUserCode, attempt: FailedAttempt, seconds: float, ticket: int | None
+    ) -> Any:
         """Run the body here. If it still runs at the deadline, checkpoint its attempt as cut
-        off meanwhile (under the lock the body's end takes, so the flow's flush carries it)."""
-        if seconds <= 0:
-            raise BodyTimedOut(seconds)
+        off meanwhile (under the lock the body's end takes, so the flow's flush carries it).
+
+        One timer entry per body, not two: a body that ends within ``SLOW_BODY_SECONDS`` (most
+        do) never needs the deadline's, so that one is armed by the slow-body flush."""
+        execution = effect.execution
+        start = time.monotonic()
+        deadline = start + seconds
 
         def passed() -> None:
             with self.lock, suppress(BaseException):  # a failed call: the flow's flush says so
                 if updates := attempt.cut_off(seconds):
-                    _run(commit_flow(effect.execution, updates, True), self._locked)
+                    _run(commit_flow(execution, updates, True), self._locked)
 
-        timers.at(time.monotonic() + seconds, attempt.running, passed)
+        if ticket is None or seconds <= SLOW_BODY_SECONDS:
+            if ticket is not None:
+                self._flush_if_slow(execution, ticket)
+            if seconds <= 0:
+                raise BodyTimedOut(seconds)
+            timers.at(deadline, attempt.running, passed)
+        else:
+
+            def slow() -> None:
+                if _unsettled(execution, ticket):
+                    self._overdue(execution, ticket)
+                if attempt.running():
+                    timers.at(deadline, attempt.running, passed)
+
+            timers.at(
+                start + SLOW_BODY_SECONDS,
+                lambda: attempt.running() or _unsettled(execution, ticket),
+                slow,
+            )
         try:
             value = effect.fn(*effect.args)
         except BaseException:
@@ -367,7 +393,9 @@ class AsyncRuntime:
 
     async def _run_in_context(self, effect: RunInContext) -> Any:
         answer = effect.fn(self.make_context(self, effect.scope))
-        return (await answer) if inspect.isawaitable(answer) else answer
+        if type(answer) is CoroutineType or inspect.isawaitable(answer):
+            return await answer
+        return answer
 
     async def _run_branches(self, effect: RunBranches) -> None:
         """Run branches as tasks on this loop, started in index order: at most

@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
 from durable_backend._annotations import first_parameter_annotation, return_annotation
@@ -241,29 +241,24 @@ class AsyncDurableHandler(
 
     def __call__(self, event: Any, lambda_context: Any = None) -> LambdaOutput:
         """Run the invocation on an event loop kept for this thread (warm invocations reuse it)."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:
+        if asyncio._get_running_loop() is not None:  # the non-raising twin of get_running_loop
             raise RuntimeError(
                 f"{self.__name__} was called synchronously inside a running event loop; "
                 f"use `await {self.__name__}.run_async(event, context)` instead"
             )
-        return _thread_loop().run_until_complete(self.run_async(event, lambda_context))
+        return _thread_loop().run_until_complete(self._run(event, lambda_context))
 
     async def run_async(self, event: Any, lambda_context: Any = None) -> LambdaOutput:
         return await self._run(event, lambda_context)
 
-    async def _run(
+    def _run(
         self, event: Any, lambda_context: Any, make_execution: MakeExecution = Execution
-    ) -> LambdaOutput:
-        """One invocation; the Replayer passes a replay-only ``make_execution``."""
+    ) -> Coroutine[Any, Any, LambdaOutput]:
+        """One invocation, to await; the Replayer passes a replay-only ``make_execution``."""
         make_context = async_context_factory(self._settings.logger, lambda_context)
-        output: LambdaOutput = await AsyncRuntime(self.backend, make_context).drive(
+        return AsyncRuntime(self.backend, make_context).drive(
             self._invocation(event, lambda_context, make_execution)
         )
-        return output
 
 
 @overload
