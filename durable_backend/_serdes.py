@@ -19,7 +19,7 @@ import types
 from collections.abc import Callable
 from datetime import time
 from decimal import Decimal
-from typing import Any, Protocol, TypeAlias, TypeVar, cast, get_args, get_origin
+from typing import Any, Protocol, TypeAlias, TypeVar, get_args, get_origin
 from uuid import UUID
 
 from attrs import frozen
@@ -275,7 +275,7 @@ def serialize(
     """``serdes.serialize`` (plain JSON when None); failures become a ``SerDesError``."""
     active = JSON_SERDES if serdes is None else serdes
     try:
-        data = cast(object, active.serialize(value, ctx))
+        data: object = active.serialize(value, ctx)
     except (SerDesError, RetryableSerDesError):
         raise
     except Exception as error:

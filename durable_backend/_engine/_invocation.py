@@ -38,7 +38,15 @@ from durable_backend._models import (
     OperationUpdate,
 )
 from durable_backend._protocol import MAX_RESPONSE_BYTES, execution_id
-from durable_backend._serdes import SerDes, SerDesContext, deserialize, serialize
+from durable_backend._serdes import (
+    JSON_SERDES,
+    SerDes,
+    SerDesContext,
+    deserialize,
+    json_decode,
+    json_encode,
+    serialize,
+)
 
 _initial_state = event_converter.get_structure_hook(InitialExecutionState)
 _operation = event_converter.get_structure_hook(Operation)
@@ -78,7 +86,7 @@ def decode_event(event: object) -> DecodedEvent:
             "use durable_backend.testing to run it locally."
         )
     raw_state = event.get("InitialExecutionState") or {}
-    if not isinstance(raw_state, Mapping):
+    if not (type(raw_state) is dict or isinstance(raw_state, Mapping)):
         raise InvalidEventError(
             f"InitialExecutionState must be an object, got {type(raw_state).__name__}"
         )
@@ -147,6 +155,30 @@ def _context(execution: Execution, op_id: str) -> SerDesContext:
     return SerDesContext(operation_id=op_id, durable_execution_arn=execution.arn)
 
 
+def _decode_input(serdes: SerDes[Any], execution: Execution, own_id: str) -> Any:
+    """``deserialize`` the execution's input; plain JSON reads no context, so none is built
+    unless the input fails to decode and the error must say where."""
+    payload = execution.input_payload or None
+    if payload is not None and serdes is JSON_SERDES:
+        try:
+            return json_decode(payload)
+        except ValueError:
+            pass
+    return deserialize(
+        serdes, payload, _context(execution, own_id), subject="the execution's input"
+    )
+
+
+def _encode_result(serdes: SerDes[Any], value: Any, execution: Execution, own_id: str) -> str:
+    """``serialize`` the handler's result, with no context for plain JSON unless it fails."""
+    if serdes is JSON_SERDES:
+        try:
+            return json_encode(value)
+        except Exception:
+            pass
+    return serialize(serdes, value, _context(execution, own_id))
+
+
 def invocation_flow(
     event: object,
     handler: Callable[..., Any],
@@ -185,10 +217,7 @@ def invocation_flow(
                 f"{_NOT_FROM_THE_SERVICE}."
             )
         try:
-            user_input = deserialize(
-                input_serdes, execution.input_payload or None, _context(execution, own_id),
-                subject="the execution's input",
-            )
+            user_input = _decode_input(input_serdes, execution, own_id)
         except SerDesError as error:
             if execution.input_payload in (None, "", "null"):
                 error = SerDesError(
@@ -245,7 +274,7 @@ def _run(
         unawaited = error_object(OperationNotAwaitedError(dropped))
         return (yield from _flush(root, ())) or _finished("FAILED", error=unawaited)
     try:
-        payload = serialize(result_serdes, value, _context(execution, own_id))
+        payload = _encode_result(result_serdes, value, execution, own_id)
     except SerDesError as error:
         return _finished("FAILED", error=error_object(error))
     updates: tuple[OperationUpdate, ...] = ()
