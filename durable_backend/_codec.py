@@ -99,6 +99,14 @@ def _boto_datetime(value: Any, _: type[Any]) -> datetime:
     return _epoch_ms_to_datetime(value, datetime)
 
 
+def _is_homogeneous_tuple(cls: Any) -> bool:
+    """``tuple[X, ...]``: structured with X's hook resolved once, not through cattrs' general
+    tuple hook, which works out the element type and dispatches on it for every tuple (every
+    page of operations an invocation decodes)."""
+    args = typing.get_args(cls)
+    return typing.get_origin(cls) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+
 def _is_optional(cls: Any) -> bool:
     args = typing.get_args(cls)
     return (
@@ -165,6 +173,15 @@ def _build(structure_datetime: Callable[[Any, type[Any]], datetime],
         unstruct_collection_overrides={tuple: list},
     )
 
+    def structure_homogeneous(cls: Any) -> Callable[[Any, type[Any]], Any]:
+        item = typing.get_args(cls)[0]
+        hook = converter.get_structure_hook(item)
+
+        def structure(value: Any, _: type[Any]) -> tuple[Any, ...]:
+            return tuple([hook(element, item) for element in value])
+
+        return structure
+
     def structure_optional(cls: Any) -> Callable[[Any, type[Any]], Any]:
         inner = next(arg for arg in typing.get_args(cls) if arg is not type(None))
         if inner in (str, int):
@@ -185,6 +202,7 @@ def _build(structure_datetime: Callable[[Any, type[Any]], datetime],
     for enum in _ENUMS:
         converter.register_structure_hook(enum, _structure_enum(enum))
     converter.register_structure_hook_factory(_is_optional, structure_optional)
+    converter.register_structure_hook_factory(_is_homogeneous_tuple, structure_homogeneous)
     converter.register_unstructure_hook(datetime, unstructure_datetime)
     converter.register_unstructure_hook_func(
         lambda cls: isinstance(cls, type) and issubclass(cls, Enum), lambda value: value.value

@@ -73,7 +73,8 @@ def decode_event(event: object) -> DecodedEvent:
         )
     arn = event.get("DurableExecutionArn")
     token = event.get("CheckpointToken")
-    missing = [
+    valid = arn.__class__ is str and token.__class__ is str and arn and token
+    missing = [] if valid else [
         key
         for key, value in (("DurableExecutionArn", arn), ("CheckpointToken", token))
         if not isinstance(value, str) or not value
@@ -101,7 +102,8 @@ def decode_event(event: object) -> DecodedEvent:
         str(token),
         state.operations,
         state.next_marker or "",
-        tuple(str(op_id) for op_id in updated) if isinstance(updated, list | tuple) else (),
+        tuple(str(op_id) for op_id in updated)
+        if updated and isinstance(updated, list | tuple) else (),
     )
 
 
@@ -155,10 +157,11 @@ def _context(execution: Execution, op_id: str) -> SerDesContext:
     return SerDesContext(operation_id=op_id, durable_execution_arn=execution.arn)
 
 
-def _decode_input(serdes: SerDes[Any], execution: Execution, own_id: str) -> Any:
+def _decode_input(
+    serdes: SerDes[Any], payload: str | None, execution: Execution, own_id: str
+) -> Any:
     """``deserialize`` the execution's input; plain JSON reads no context, so none is built
     unless the input fails to decode and the error must say where."""
-    payload = execution.input_payload or None
     if payload is not None and serdes is JSON_SERDES:
         try:
             return json_decode(payload)
@@ -216,10 +219,11 @@ def invocation_flow(
                 f"have no EXECUTION operation, so there is no input to run the handler with. "
                 f"{_NOT_FROM_THE_SERVICE}."
             )
+        payload = execution.input_payload
         try:
-            user_input = _decode_input(input_serdes, execution, own_id)
+            user_input = _decode_input(input_serdes, payload or None, execution, own_id)
         except SerDesError as error:
-            if execution.input_payload in (None, "", "null"):
+            if payload in (None, "", "null"):
                 error = SerDesError(
                     f"{error}. The execution was started without an input (null) but the "
                     "handler expects one: start it with an input (the CLI: run ... --input "
