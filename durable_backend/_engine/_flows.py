@@ -101,11 +101,18 @@ _STEP = OperationSubType.STEP.value
 _STEP_TYPE = OperationType.STEP
 
 
+_NEVER_AWAITABLE: frozenset[type] = frozenset(
+    {type(None), bool, int, float, str, bytes, list, tuple, dict}
+)
+
+
 def reject_awaitable(fn: Callable[..., Any], value: Any) -> None:
     """A body that handed back an awaitable is a programming error, not a failed attempt.
 
     The async driver awaits what a body returns, so only a sync context ever gets here.
     """
+    if value.__class__ in _NEVER_AWAITABLE:  # the usual results, without an ABC check
+        return
     if inspect.isawaitable(value):
         if inspect.iscoroutine(value):
             value.close()
