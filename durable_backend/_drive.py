@@ -52,7 +52,7 @@ from durable_backend._threads import call_with_timeout, timers
 if TYPE_CHECKING:
     from durable_backend._context import AsyncDurableContext, DurableContext
 
-_SPAWN_BURST = 64  # async branches started between looks at that backlog
+_SPAWN_BURST = 16  # async branches started between looks at that backlog
 _BODY_THREADS = 32  # the async twin's executor for plain (sync) step bodies
 
 
