@@ -46,8 +46,8 @@ def commit_flow(
 
     Whoever needs durability and finds no call in flight leads the next one; everyone else
     waits for it to land. While other branches run, the leader first gathers (``_gather``),
-    so one call carries as many of their updates as the batch limits allow. A full batch
-    left waiting goes apart from the callers (``SendApart``). A failed call ends the
+    so one call carries as many of their updates as the batch limits allow. What is due and
+    left waiting (``send_due``) goes apart from the callers (``SendApart``). A failed call ends the
     invocation for every caller (``CheckpointFailed``); a revoked token suspends them
     (``InvocationRevoked``).
     """
