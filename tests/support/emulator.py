@@ -40,6 +40,7 @@ REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 STARTUP_TIMEOUT_SECONDS = 30.0
 INVOCATION_WAIT_SECONDS = 15.0
+STALL_SECONDS = 5.0
 DEFAULT_OUTPUT: Mapping[str, Any] = {"Status": "SUCCEEDED", "Result": "null"}
 # The functions a handler may ``ctx.invoke`` on the emulator, in Lambda's configuration shape
 # (a durable one has a DurableConfig): the emulator takes them at start-up. Tests register a
@@ -49,6 +50,13 @@ INVOKE_TARGETS: Mapping[str, Any] = {
     "process-payment": {"DurableConfig": {"ExecutionTimeout": 60}},
     "lookup-price": {},
 }
+
+
+class EmulatorStalledError(Exception):
+    """The emulator left a running execution alone: every handler call had returned and
+    nothing new was recorded for ``STALL_SECONDS``, though with ``--skip-time`` a due timer
+    re-invokes at once. Seen under load: a retry or wait timer that fires while the
+    invocation that set it is still returning is sometimes never followed by a new one."""
 
 
 @dataclass

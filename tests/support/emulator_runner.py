@@ -23,21 +23,13 @@ from durable_backend.testing import operations_from_events
 from durable_backend.testing._test_runner import child_context_handler, ready_callback
 from durable_backend.testing.runner import DurableFunctionTestResult, create_operation
 from tests.e2e._runs import emulator_history, event_keys
-from tests.support.emulator import INVOKE_TARGETS, Emulator
+from tests.support.emulator import INVOKE_TARGETS, STALL_SECONDS, Emulator, EmulatorStalledError
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_lambda.type_defs import ErrorObjectTypeDef
 
 POLL_SECONDS = 0.05
-STALL_SECONDS = 5.0
-
-
-class EmulatorStalledError(Exception):
-    """The emulator left a running execution alone: every handler call had returned and
-    nothing new was recorded for ``STALL_SECONDS``, though with ``--skip-time`` a due timer
-    re-invokes at once. Seen under load: a retry or wait timer that fires while the
-    invocation that set it is still returning is sometimes never followed by a new one."""
 
 
 def _wire_error(error: ErrorObject) -> ErrorObjectTypeDef:
