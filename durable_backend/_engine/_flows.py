@@ -239,7 +239,9 @@ class Scope:
             )
         return payload
 
-    def decode(self, serdes: SerDes[Any], payload: str | None, op_id: str) -> Any:
+    def decode(
+        self, serdes: SerDes[Any], payload: str | None, op_id: str, subject: str | None = None
+    ) -> Any:
         """``deserialize``, without building the context plain JSON would not read."""
         if payload is not None and serdes is JSON_SERDES:
             try:
@@ -249,7 +251,7 @@ class Scope:
         stored = self.execution.operations.get(op_id)
         return deserialize(
             serdes, payload, self.serdes_context(op_id),
-            operation_name=stored.name if stored is not None else None,
+            operation_name=stored.name if stored is not None else None, subject=subject,
         )
 
 

@@ -38,15 +38,7 @@ from durable_backend._models import (
     OperationUpdate,
 )
 from durable_backend._protocol import MAX_RESPONSE_BYTES, execution_id
-from durable_backend._serdes import (
-    JSON_SERDES,
-    SerDes,
-    SerDesContext,
-    deserialize,
-    json_decode,
-    json_encode,
-    serialize,
-)
+from durable_backend._serdes import SerDes
 
 _initial_state = event_converter.get_structure_hook(InitialExecutionState)
 _operation = event_converter.get_structure_hook(Operation)
@@ -153,35 +145,6 @@ def _finished(status: str, result: str | None = None, error: ErrorObject | None 
     return output
 
 
-def _context(execution: Execution, op_id: str) -> SerDesContext:
-    return SerDesContext(operation_id=op_id, durable_execution_arn=execution.arn)
-
-
-def _decode_input(
-    serdes: SerDes[Any], payload: str | None, execution: Execution, own_id: str
-) -> Any:
-    """``deserialize`` the execution's input; plain JSON reads no context, so none is built
-    unless the input fails to decode and the error must say where."""
-    if payload is not None and serdes is JSON_SERDES:
-        try:
-            return json_decode(payload)
-        except ValueError:
-            pass
-    return deserialize(
-        serdes, payload, _context(execution, own_id), subject="the execution's input"
-    )
-
-
-def _encode_result(serdes: SerDes[Any], value: Any, execution: Execution, own_id: str) -> str:
-    """``serialize`` the handler's result, with no context for plain JSON unless it fails."""
-    if serdes is JSON_SERDES:
-        try:
-            return json_encode(value)
-        except Exception:
-            pass
-    return serialize(serdes, value, _context(execution, own_id))
-
-
 def invocation_flow(
     event: object,
     handler: Callable[..., Any],
@@ -213,6 +176,7 @@ def invocation_flow(
         reading.read(len(operations))
         execution.time_left = time_left
         own_id = execution_id(execution.arn)
+        root = Scope(execution, IdSequence(None))
         if execution.execution_operation is None:
             raise InvalidEventError(
                 f"The operations of {decoded.arn} ({len(operations)} of them, every page read) "
@@ -221,7 +185,9 @@ def invocation_flow(
             )
         payload = execution.input_payload
         try:
-            user_input = _decode_input(input_serdes, payload or None, execution, own_id)
+            user_input = root.decode(
+                input_serdes, payload or None, own_id, subject="the execution's input"
+            )
         except SerDesError as error:
             if payload in (None, "", "null"):
                 error = SerDesError(
@@ -231,10 +197,10 @@ def invocation_flow(
                 )
             return _finished("FAILED", error=error_object(error))
         if plugins is None or not plugins.factories:
-            return (yield from _run(execution, own_id, handler, user_input, result_serdes, now_ms))
+            return (yield from _run(root, own_id, handler, user_input, result_serdes, now_ms))
         hooks = execution.hooks = Hooks.start(plugins, execution, request_id, decoded.updated_ids)
         try:
-            output = yield from _run(execution, own_id, handler, user_input, result_serdes, now_ms)
+            output = yield from _run(root, own_id, handler, user_input, result_serdes, now_ms)
         except BaseException as error:
             hooks.invocation_end(None, error)
             raise
@@ -245,7 +211,7 @@ def invocation_flow(
 
 
 def _run(
-    execution: Execution,
+    root: Scope,
     own_id: str,
     handler: Callable[..., Any],
     user_input: Any,
@@ -253,7 +219,7 @@ def _run(
     now_ms: Callable[[], int],
 ) -> Generator[Effect, Any, dict[str, Any]]:
     """Run the handler with the root context and turn its outcome into the output."""
-    root = Scope(execution, IdSequence(None))
+    execution = root.execution
     try:
         value = yield RunInContext(lambda ctx: handler(user_input, ctx), root)
         if root.ids.suspended is not None:  # the handler caught its suspension and returned
@@ -278,7 +244,7 @@ def _run(
         unawaited = error_object(OperationNotAwaitedError(dropped))
         return (yield from _flush(root, ())) or _finished("FAILED", error=unawaited)
     try:
-        payload = _encode_result(result_serdes, value, execution, own_id)
+        payload = root.encode(result_serdes, value, own_id, "context")
     except SerDesError as error:
         return _finished("FAILED", error=error_object(error))
     updates: tuple[OperationUpdate, ...] = ()
