@@ -18,7 +18,6 @@ from durable_backend.otel._config import OtelPluginConfig
 from durable_backend.otel._plugin_base import OtelPluginBase
 from durable_backend.otel._spans import (
     ExecutionTrace,
-    attempt_key,
     attempt_name,
     attributes,
     nanos,
@@ -84,27 +83,22 @@ class ExecutionOtelPlugin(OtelPluginBase):
         self._placeholder(execution, info.operation_id, own_id=True)
         self._note(info.operation_id, info.start_time, None)
 
-    def on_user_function_start(self, info: UserFunctionStartInfo) -> None:
-        execution = self._claim()
-        if execution is None:
-            return
-        key = attempt_key(info)
+    def _attempt_started(
+        self, execution: ExecutionTrace, key: str, info: UserFunctionStartInfo
+    ) -> Span:
+        self._note(info.operation_id, info.start_time, None)
         if info.operation_type is OperationType.STEP:
             parent = self._placeholder(execution, info.operation_id, own_id=True)
-            span = self._put(key, execution.start(
+            return self._put(key, execution.start(
                 attempt_name(info), parent, attributes(execution.arn, info),
                 start_time=info.start_time, links=self._links(),
             ))
-            self._note(info.operation_id, info.start_time, None)
-        else:
-            with self._lock:
-                checkpointed = info.operation_id in self._context_replayed
-            # A context with no checkpoint (a FLAT branch) gets a fresh id each time it runs.
-            span = self._placeholder(
-                execution, info.operation_id, own_id=checkpointed or info.is_replay_children
-            )
-            self._note(info.operation_id, info.start_time, None)
-        self._attach(key, span)
+        with self._lock:
+            checkpointed = info.operation_id in self._context_replayed
+        # A context with no checkpoint (a FLAT branch) gets a fresh id each time it runs.
+        return self._placeholder(
+            execution, info.operation_id, own_id=checkpointed or info.is_replay_children
+        )
 
     def _attempt_ended(self, info: UserFunctionEndInfo) -> None:
         self._note(info.operation_id, None, info.end_time)

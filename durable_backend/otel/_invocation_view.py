@@ -15,7 +15,6 @@ from opentelemetry.trace import Link, Span
 from durable_backend.otel._plugin_base import OtelPluginBase
 from durable_backend.otel._spans import (
     ExecutionTrace,
-    attempt_key,
     attempt_name,
     attributes,
     now,
@@ -70,30 +69,25 @@ class InvocationOtelPlugin(OtelPluginBase):
             own_id=not info.is_replayed, carries_on=info.is_replayed,
         )
 
-    def on_user_function_start(self, info: UserFunctionStartInfo) -> None:
-        execution = self._claim()
-        if execution is None:
-            return
-        key = attempt_key(info)
+    def _attempt_started(
+        self, execution: ExecutionTrace, key: str, info: UserFunctionStartInfo
+    ) -> Span:
         if info.operation_type is OperationType.STEP:
-            span = self._open(
+            return self._open(
                 execution, key, attempt_name(info), info,
                 own_id=False, carries_on=False, parent=self._get(info.operation_id),
             )
-        else:
-            existing = self._get(key)
-            if existing is not None and existing.is_recording():
-                span = existing
-            else:
-                with self._lock:
-                    replayed = self._context_replayed.get(info.operation_id)
-                # No START hook: a context with no checkpoint (a FLAT branch), fresh each run.
-                first = replayed is False and not info.is_replay_children
-                span = self._open(
-                    execution, key, info.name or info.operation_id, info,
-                    own_id=first, carries_on=bool(replayed) or info.is_replay_children,
-                )
-        self._attach(key, span)
+        existing = self._get(key)
+        if existing is not None and existing.is_recording():
+            return existing
+        with self._lock:
+            replayed = self._context_replayed.get(info.operation_id)
+        # No START hook: a context with no checkpoint (a FLAT branch), fresh each run.
+        first = replayed is False and not info.is_replay_children
+        return self._open(
+            execution, key, info.name or info.operation_id, info,
+            own_id=first, carries_on=bool(replayed) or info.is_replay_children,
+        )
 
     def on_operation_end(self, info: OperationEndInfo) -> None:
         execution = self._claim()

@@ -40,6 +40,7 @@ from durable_backend.plugin import (
     PropagationMetadata,
     UserFunctionEndInfo,
     UserFunctionOutcome,
+    UserFunctionStartInfo,
 )
 
 logger = logging.getLogger("durable_backend.otel")
@@ -291,6 +292,20 @@ class OtelPluginBase(DurableInstrumentationPlugin):
     def _operation_started(self, execution: ExecutionTrace, info: OperationStartInfo) -> None:
         """A view's span (or placeholder) for an operation other than a context."""
 
+
+    def on_user_function_start(self, info: UserFunctionStartInfo) -> None:
+        """A body's span (a step attempt's, or its context's) becomes the current scope."""
+        execution = self._claim()
+        if execution is None:
+            return
+        key = attempt_key(info)
+        self._attach(key, self._attempt_started(execution, key, info))
+
+    def _attempt_started(
+        self, execution: ExecutionTrace, key: str, info: UserFunctionStartInfo
+    ) -> Span:
+        """A view's span for a body that starts: a step attempt's, or its context's."""
+        raise NotImplementedError
 
     def on_user_function_end(self, info: UserFunctionEndInfo) -> None:
         """A step attempt's span ends with its outcome (unless it suspended: then it is cut at
