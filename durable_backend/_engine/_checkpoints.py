@@ -80,6 +80,7 @@ class CheckpointQueue:
         "landings",
         "pending",
         "pending_bytes",
+        "pending_sizes",
         "queued",
         "revoked",
         "token",
@@ -88,6 +89,8 @@ class CheckpointQueue:
     def __init__(self, token: str) -> None:
         self.token = token
         self.pending: list[OperationUpdate] = []
+        self.pending_sizes: list[int] = []
+        """Each pending update's ``estimated_size``, taken once when it is queued."""
         self.pending_bytes = 0
         self.queued = 0
         self.committed = 0
@@ -108,8 +111,10 @@ class CheckpointQueue:
         """
         if self.revoked and updates:
             raise InvocationRevoked("the invocation's checkpoint token was revoked")
+        sizes = [estimated_size(update) for update in updates]
         self.pending.extend(updates)
-        self.pending_bytes += sum(map(estimated_size, updates))
+        self.pending_sizes.extend(sizes)
+        self.pending_bytes += sum(sizes)
         self.queued += len(updates)
         return self.queued
 
@@ -171,10 +176,9 @@ class CheckpointQueue:
         seen: set[str] = set()
         slots: list[list[OperationUpdate]] = []
         starts: dict[str, list[OperationUpdate]] = {}  # a START's slot, until it finishes
-        for update in self.pending:
+        for update, cost in zip(self.pending, self.pending_sizes, strict=True):
             if count == MAX_BATCH_UPDATES:
                 break
-            cost = estimated_size(update)
             if count and size + cost > MAX_BATCH_BYTES:
                 break
             slot = starts.pop(update.id, None)
@@ -198,6 +202,7 @@ class CheckpointQueue:
                 break
         updates = tuple(update for slot in slots for update in slot)
         del self.pending[:count]
+        del self.pending_sizes[:count]
         self.pending_bytes -= size
         self.in_flight = True
         return Batch(self.token, updates, self.committed + count)
