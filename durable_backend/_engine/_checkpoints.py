@@ -155,6 +155,11 @@ class CheckpointQueue:
         True: send it apart from the callers now (``SendApart``). Otherwise it is settled, or a
         call is in flight or on its way, whose landing sends it (``send_due``)."""
         self.flush_to = max(self.flush_to, ticket)
+        return self.claim_apart()
+
+    def claim_apart(self) -> bool:
+        """When a call is due (``send_due``), mark one on its way apart from the callers and
+        return True: the caller then sends it (``SendApart``)."""
         if not self.send_due():
             return False
         self.apart = True

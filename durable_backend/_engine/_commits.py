@@ -47,8 +47,8 @@ def commit_flow(
     Whoever needs durability and finds no call in flight leads the next one; everyone else
     waits for it to land. While other branches run, the leader first gathers (``_gather``),
     so one call carries as many of their updates as the batch limits allow. What is due and
-    left waiting (``send_due``) goes apart from the callers (``SendApart``). A failed call ends the
-    invocation for every caller (``CheckpointFailed``); a revoked token suspends them
+    left waiting (``send_due``) goes apart from the callers (``SendApart``). A failed call ends
+    the invocation for every caller (``CheckpointFailed``); a revoked token suspends them
     (``InvocationRevoked``).
     """
     queue = execution.queue
@@ -61,13 +61,7 @@ def commit_flow(
         if execution.branches > 1:
             yield from _gather(execution)
         yield from _send(execution)
-    yield from _apart_if_due(execution)
-
-
-def _apart_if_due(execution: Execution) -> CallFlow:
-    queue = execution.queue
-    if queue.send_due():
-        queue.apart = True
+    if queue.claim_apart():
         yield SendApart(execution)
 
 
