@@ -182,13 +182,15 @@ def _build(structure_datetime: Callable[[Any, type[Any]], datetime],
 
         return structure
 
+    generated: dict[type[Any], Callable[[Any, type[Any]], Any]] = {}
+
     def structure_optional(cls: Any) -> Callable[[Any, type[Any]], Any]:
         inner = next(arg for arg in typing.get_args(cls) if arg is not type(None))
         if inner in (str, int):
             return _structure_scalar(inner, optional=True)
-        hook = generated.get(inner) or converter.get_structure_hook(inner)
         if inner in generated:
-            return _objects_only(inner, hook, optional=True)
+            return _objects_only(inner, generated[inner], optional=True)
+        hook = converter.get_structure_hook(inner)
 
         def structure(value: Any, _: type[Any]) -> Any:
             return None if value is None else hook(value, inner)
@@ -207,7 +209,6 @@ def _build(structure_datetime: Callable[[Any, type[Any]], datetime],
     converter.register_unstructure_hook_func(
         lambda cls: isinstance(cls, type) and issubclass(cls, Enum), lambda value: value.value
     )
-    generated: dict[type[Any], Callable[[Any, type[Any]], Any]] = {}
     for model in _MODELS:
         renames = {a.name: override(rename=wire_name(a.name)) for a in attrs.fields(model)}
         structure = make_dict_structure_fn(model, converter, **renames)  # type: ignore[arg-type]
