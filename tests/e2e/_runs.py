@@ -13,7 +13,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tests.support.emulator import STALL_SECONDS, Emulator, EmulatorStalledError
 from tests.support.service import MemoryBackend
@@ -50,6 +50,46 @@ class Run:
 def event_keys(events: list[dict[str, Any]]) -> list[EventKey]:
     """``(EventType, SubType, Name)`` of each event: what the comparisons look at."""
     return [(e["EventType"], e.get("SubType"), e.get("Name")) for e in events]
+
+
+T = TypeVar("T")
+
+
+def traced(handler: Callable[[Any, Any], T], calls: list[str]) -> Callable[[Any, Any], T]:
+    """``handler``, noting ``"in"`` and ``"out"`` in ``calls`` around each call (the emulator
+    calls it on threads of its own; a list append is atomic)."""
+
+    def call(event: Any, context: Any) -> T:
+        calls.append("in")
+        try:
+            return handler(event, context)
+        finally:
+            calls.append("out")
+
+    return call
+
+
+class StallWatch:
+    """Raises ``EmulatorStalledError`` once the emulator has left a running execution alone:
+    every handler call in ``calls`` (see ``traced``) has returned and neither they nor the
+    history have grown for ``STALL_SECONDS``."""
+
+    def __init__(self, calls: list[str]) -> None:
+        self._calls = calls
+        self._progress: tuple[int, int] | None = None
+        self._since = time.monotonic()
+
+    def check(self, arn: str, events: list[dict[str, Any]], emulator: Emulator) -> None:
+        now = time.monotonic()
+        calls = self._calls
+        if (len(events), len(calls)) != self._progress:
+            self._progress, self._since = (len(events), len(calls)), now
+        elif now - self._since > STALL_SECONDS and calls.count("in") == calls.count("out"):
+            raise EmulatorStalledError(
+                f"{arn}: no handler call in flight and no new event for {STALL_SECONDS}s; "
+                f"history: {event_keys(events)}; handler calls {calls}; "
+                f"emulator log: {emulator.log_path}"
+            )
 
 
 def callbacks_to_answer(events: list[dict[str, Any]]) -> dict[str, str | None]:
@@ -114,32 +154,18 @@ def run_on_emulator(
 def _run_on_emulator(
     emulator: Emulator, client: LambdaClient, handler: Handler, input: str, execution_name: str
 ) -> Run:
-    in_flight = [0]
-
-    def counted(event: dict[str, Any], context: Any) -> Mapping[str, Any]:
-        in_flight[0] += 1
-        try:
-            return handler(event, context)
-        finally:
-            in_flight[0] -= 1
-
+    calls: list[str] = []
     function_name = f"e2e-{uuid.uuid4().hex[:12]}"
-    emulator.lambda_endpoint.register(function_name, counted)
+    emulator.lambda_endpoint.register(function_name, traced(handler, calls))
     try:
         arn = emulator.start_execution(function_name, input, execution_name=execution_name)
         answered: set[str] = set()
         deadline = time.monotonic() + RUN_TIMEOUT_SECONDS
-        seen, progressed = -1, time.monotonic()
+        watch = StallWatch(calls)
         while time.monotonic() < deadline:
             execution: Any = client.get_durable_execution(DurableExecutionArn=arn)
             events = emulator_history(client, arn)
-            if len(events) != seen or in_flight[0]:
-                seen, progressed = len(events), time.monotonic()
-            elif time.monotonic() - progressed > STALL_SECONDS:
-                raise EmulatorStalledError(
-                    f"{arn}: no handler call in flight and no new event for {STALL_SECONDS}s; "
-                    f"history: {event_keys(events)}; emulator log: {emulator.log_path}"
-                )
+            watch.check(arn, events, emulator)
             if execution["Status"] != "RUNNING":
                 result = execution.get("Result")
                 return Run(

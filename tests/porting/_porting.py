@@ -14,9 +14,8 @@ from types import ModuleType
 import pytest
 
 from tests.parity.differences import PORTING
-from tests.support.emulator import REGION, Emulator
+from tests.support.emulator import REGION, Emulator, EmulatorStalledError
 from tests.support.emulator_runner import (
-    EmulatorStalledError,
     EmulatorTestRunner,
     child_context_runner,
 )

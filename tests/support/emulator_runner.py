@@ -22,8 +22,8 @@ from durable_backend.lambda_service import ErrorObject
 from durable_backend.testing import operations_from_events
 from durable_backend.testing._test_runner import child_context_handler, ready_callback
 from durable_backend.testing.runner import DurableFunctionTestResult, create_operation
-from tests.e2e._runs import emulator_history, event_keys
-from tests.support.emulator import INVOKE_TARGETS, STALL_SECONDS, Emulator, EmulatorStalledError
+from tests.e2e._runs import StallWatch, emulator_history, event_keys, traced
+from tests.support.emulator import INVOKE_TARGETS, Emulator
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -55,15 +55,7 @@ class EmulatorTestRunner:
         self._function_name = f"port-{uuid.uuid4().hex[:12]}"
         self._registered = [self._function_name]
         self._calls: list[str] = []
-
-        def traced(event: Any, context: Any) -> Any:
-            self._calls.append("in")
-            try:
-                return handler(event, context)
-            finally:
-                self._calls.append("out")
-
-        emulator.lambda_endpoint.register(self._function_name, traced)
+        emulator.lambda_endpoint.register(self._function_name, traced(handler, self._calls))
 
     def __enter__(self) -> EmulatorTestRunner:
         return self
@@ -110,24 +102,14 @@ class EmulatorTestRunner:
         # The execution's own timeout, not less than a minute: a shared CI machine can stall
         # the emulator's workers, and the limit only matters when a test already fails.
         deadline = time.monotonic() + max(timeout, 60)
-        progress: tuple[int, int] | None = None
-        progressed = time.monotonic()
+        watch = StallWatch(self._calls)
         while True:
             execution: Any = self._client.get_durable_execution(DurableExecutionArn=execution_arn)
             if execution["Status"] != "RUNNING":
                 break
-            now = time.monotonic()
             events = self._events(execution_arn)
-            if (len(events), len(self._calls)) != progress:
-                progress, progressed = (len(events), len(self._calls)), now
-            elif now - progressed > STALL_SECONDS and self._calls.count("in") == self._calls.count(
-                "out"
-            ):
-                raise EmulatorStalledError(
-                    f"{execution_arn}: no handler call in flight and no new event for "
-                    f"{STALL_SECONDS}s; history: {event_keys(events)}; handler calls "
-                    f"{self._calls}; emulator log: {self._emulator.log_path}")
-            if now >= deadline:
+            watch.check(execution_arn, events, self._emulator)
+            if time.monotonic() >= deadline:
                 raise TimeoutError(
                     f"{execution_arn} did not end within {timeout}s; history so far: "
                     f"{event_keys(events)}; handler calls {self._calls}; "
