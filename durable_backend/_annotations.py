@@ -27,6 +27,13 @@ def _hints(fn: Callable[..., Any]) -> dict[str, object]:
 
 def return_annotation(fn: Callable[..., Any]) -> object | None:
     """``fn``'s return annotation, resolved; None when it has none."""
+    if fn.__class__ is FunctionType and "__wrapped__" not in fn.__dict__:
+        # The usual step body, a fresh closure of code seen before: reading its
+        # ``__annotations__`` would build a new dict, and a missing ``__wrapped__`` raises
+        # inside ``getattr``; the code's cached entry answers without either.
+        cached = _RESOLVED.get(id(fn.__code__))
+        if cached is not None:
+            return cached[1]
     annotations = getattr(fn, "__annotations__", None)
     if not annotations or "return" not in annotations:
         return None
