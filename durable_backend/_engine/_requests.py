@@ -3,6 +3,9 @@
 A context turns a call's arguments into a request (checked here, at call time) and hands it to
 ``begin``, which takes the operation's id and makes its flow. Everything else is the flow's to
 resolve, once for both twins: default configs, names, serdes, the invoke payload.
+
+Requests are plain slotted classes, not frozen ones: nothing keeps them past the flow that
+reads them, and a frozen attrs ``__init__`` pays a call per field on every durable call.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, ClassVar
 
-from attrs import Attribute, field, frozen
+from attrs import Attribute, define, field
 
 from durable_backend._config import (
     CallbackConfig,
@@ -51,7 +54,7 @@ def _condition_config(_: object, __: Attribute[Any], value: object) -> None:
         )
 
 
-@frozen
+@define
 class StepRequest:
     kind: ClassVar[str] = "step"
     func: Callable[..., Any]
@@ -60,21 +63,21 @@ class StepRequest:
     context: OperationContext
 
 
-@frozen
+@define
 class WaitRequest:
     kind: ClassVar[str] = "wait"
     seconds: int = field(converter=_wait_seconds)
     name: str | None = None
 
 
-@frozen
+@define
 class CallbackRequest:
     kind: ClassVar[str] = "create_callback"
     name: str | None
     config: CallbackConfig | None
 
 
-@frozen
+@define
 class WaitForCallbackRequest:
     kind: ClassVar[str] = "wait_for_callback"
     submitter: Callable[..., Any]
@@ -83,7 +86,7 @@ class WaitForCallbackRequest:
     context: OperationContext
 
 
-@frozen
+@define
 class InvokeRequest:
     kind: ClassVar[str] = "invoke"
     function_name: str = field(validator=_function_name)
@@ -92,7 +95,7 @@ class InvokeRequest:
     config: InvokeConfig[Any, Any] | None
 
 
-@frozen
+@define
 class ChildRequest:
     kind: ClassVar[str] = "run_in_child_context"
     func: Callable[..., Any]
@@ -100,7 +103,7 @@ class ChildRequest:
     config: ChildConfig[Any] | None
 
 
-@frozen
+@define
 class MapRequest:
     kind: ClassVar[str] = "map"
     items: list[Any] = field(converter=_items)
@@ -109,7 +112,7 @@ class MapRequest:
     config: MapConfig[Any] | None
 
 
-@frozen
+@define
 class ParallelRequest:
     kind: ClassVar[str] = "parallel"
     branches: Sequence[Callable[..., Any]]
@@ -117,7 +120,7 @@ class ParallelRequest:
     config: ParallelConfig | None
 
 
-@frozen
+@define
 class WaitForConditionRequest:
     kind: ClassVar[str] = "wait_for_condition"
     check: Callable[..., Any]
@@ -126,7 +129,7 @@ class WaitForConditionRequest:
     context: OperationContext
 
 
-@frozen
+@define
 class NowRequest:
     kind: ClassVar[str] = "now"
     name: ClassVar[None] = None
