@@ -89,6 +89,13 @@ def _epoch_ms_to_datetime(value: Any, _: type[Any]) -> datetime:
     raise TypeError(f"expected epoch milliseconds, got {type(value).__name__}")
 
 
+def _optional_epoch_ms_to_datetime(value: Any, _: type[Any]) -> datetime | None:
+    # Every operation carries two optional timestamps: the common case is read in one call.
+    if value.__class__ is int:
+        return _from_epoch_ms(value)
+    return None if value is None else _epoch_ms_to_datetime(value, datetime)
+
+
 def _datetime_to_epoch_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000)
 
@@ -97,6 +104,12 @@ def _boto_datetime(value: Any, _: type[Any]) -> datetime:
     if isinstance(value, datetime):
         return value
     return _epoch_ms_to_datetime(value, datetime)
+
+
+def _optional_boto_datetime(value: Any, _: type[Any]) -> datetime | None:
+    if value is None or value.__class__ is datetime:
+        return value
+    return _boto_datetime(value, datetime)
 
 
 def _is_homogeneous_tuple(cls: Any) -> bool:
@@ -167,6 +180,7 @@ def _objects_only(
 
 
 def _build(structure_datetime: Callable[[Any, type[Any]], datetime],
+           structure_optional_datetime: Callable[[Any, type[Any]], datetime | None],
            unstructure_datetime: Callable[[datetime], Any]) -> Converter:
     converter = Converter(
         detailed_validation=False,
@@ -188,6 +202,8 @@ def _build(structure_datetime: Callable[[Any, type[Any]], datetime],
         inner = next(arg for arg in typing.get_args(cls) if arg is not type(None))
         if inner in (str, int):
             return _structure_scalar(inner, optional=True)
+        if inner is datetime:
+            return structure_optional_datetime
         if inner in generated:
             return _objects_only(inner, generated[inner], optional=True)
         hook = converter.get_structure_hook(inner)
@@ -223,8 +239,10 @@ def _build(structure_datetime: Callable[[Any, type[Any]], datetime],
     return converter
 
 
-boto_converter: Converter = _build(_boto_datetime, lambda value: value)
-event_converter: Converter = _build(_epoch_ms_to_datetime, _datetime_to_epoch_ms)
+boto_converter: Converter = _build(_boto_datetime, _optional_boto_datetime, lambda value: value)
+event_converter: Converter = _build(
+    _epoch_ms_to_datetime, _optional_epoch_ms_to_datetime, _datetime_to_epoch_ms
+)
 
 
 def to_wire(value: Any, converter: Converter = boto_converter) -> dict[str, Any]:
