@@ -22,6 +22,7 @@ Method, so the numbers mean the same thing for every SDK:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import hashlib
 import json
@@ -32,7 +33,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,7 +64,7 @@ class Workload:
     """One scenario; ``op_count`` is the durable operations the handler performs or replays."""
 
     id: str
-    kind: str  # steps | replay | map | big-replay | parallel | child | callback
+    kind: str  # steps | replay | map | big-replay | parallel | child | callback | bare
     n: int
     repeats: int
     op_count: int
@@ -140,7 +141,9 @@ def latency_workloads(quick: bool, r: Callable[[int], int]) -> list[Workload]:
     tag = f"lat{round(lat * 1000)}"
     blocked = f"{tag}/map-block{round(BLOCKING_BODY_S * 1000)}ms/{items}"
     return [
-        Workload(f"{tag}/steps/{steps}", "steps", steps, r(3), steps, latency_s=lat),
+        # the same number of bare calls, right before the steps: one measured round trip
+        Workload(f"{tag}/bare/{steps}", "bare", steps, r(5), steps, latency_s=lat),
+        Workload(f"{tag}/steps/{steps}", "steps", steps, r(5), steps, latency_s=lat),
         Workload(f"{tag}/map/{items}", "map", items, r(3), 1 + 2 * items, latency_s=lat),
         Workload(blocked, "map", items, r(3), 1 + 2 * items, BLOCKING_BODY_S, latency_s=lat),
         Workload(
@@ -366,6 +369,58 @@ def callback_id_for(operation_id: str) -> str:
     return f"cb-{operation_id[:16]}"
 
 
+Updates = Callable[[int], Sequence[Any]]
+
+
+def bare_calls(
+    call: Callable[[str, Sequence[Any]], str], updates: Updates
+) -> Callable[[int, str], Callable[[], None]]:
+    """The calibration of a sync client: ``call(token, updates)`` is one checkpoint call
+    through the SDK's own adapter (its round trip included) and returns the next token;
+    ``updates(i)`` builds step ``i``'s START and SUCCEED, as one fast step sends them.
+
+    Returns ``Variant.bare``: given n and the first token, the timed part, which makes n
+    calls back to back with updates built beforehand, so it times the service alone.
+    """
+
+    def prepare(n: int, token: str) -> Callable[[], None]:
+        batches = [updates(i) for i in range(1, n + 1)]
+
+        def timed() -> None:
+            next_token = token
+            for batch in batches:
+                next_token = call(next_token, batch)
+
+        return timed
+
+    return prepare
+
+
+_loops: list[asyncio.AbstractEventLoop] = []
+
+
+def async_bare_calls(
+    call: Callable[[str, Sequence[Any]], Awaitable[str]], updates: Updates
+) -> Callable[[int, str], Callable[[], None]]:
+    """``bare_calls`` for an async client: the n calls are awaited in one coroutine on an
+    event loop kept for the calibration, as each async SDK keeps its own between invocations.
+    """
+
+    def prepare(n: int, token: str) -> Callable[[], None]:
+        batches = [updates(i) for i in range(1, n + 1)]
+        if not _loops:
+            _loops.append(asyncio.new_event_loop())
+
+        async def calls() -> None:
+            next_token = token
+            for batch in batches:
+                next_token = await call(next_token, batch)
+
+        return lambda: _loops[0].run_until_complete(calls())
+
+    return prepare
+
+
 def body(i: int, sleep_s: float, counters_of: Callable[[], Counters]) -> Callable[[Any], int]:
     """A sync step body: records its thread, sleeps if asked, returns ``i``."""
 
@@ -408,12 +463,15 @@ class ThreadSampler:
 class Variant:
     """One SDK configuration (e.g. ``official``, ``ours-async``) wired to its fake store.
 
-    ``invoke`` is the timed part: the SDK's Lambda handler called with the event.
+    ``invoke`` is the timed part: the SDK's Lambda handler called with the event. ``bare``
+    (``bare_calls`` or ``async_bare_calls``) is the timed part of the ``bare`` workloads: the
+    same client adapter called directly, no SDK in between.
     """
 
     name: str
     store: FakeStore
     invoke: Callable[[Workload, dict[str, Any]], Mapping[str, Any]]
+    bare: Callable[[int, str], Callable[[], None]]
     close: Callable[[], None] = lambda: None
 
 
@@ -447,12 +505,23 @@ def _invoke(variant: Variant, workload: Workload, event: dict[str, Any]) -> Mapp
     return output
 
 
-def _check(variant: Variant, workload: Workload, output: Mapping[str, Any]) -> None:
+def _timed(variant: Variant, workload: Workload) -> Callable[[], Mapping[str, Any] | None]:
+    """Prepare the store, then return what is timed: the invocations, or the bare calls."""
+    event = _prepare(variant, workload)
+    if workload.kind == "bare":
+        return variant.bare(workload.n, event["CheckpointToken"])
+    return lambda: _invoke(variant, workload, event)
+
+
+def _check(variant: Variant, workload: Workload, output: Mapping[str, Any] | None) -> None:
     where = f"{variant.name} {workload.id}"
-    if output.get("Status") != "SUCCEEDED":
+    if output is None:  # bare calls: one per step, each storing that step as SUCCEEDED
+        calls = variant.store.counters.checkpoint_calls
+        if calls != workload.n:
+            raise BenchmarkError(f"{where}: {calls} checkpoint calls, expected {workload.n}")
+    elif output.get("Status") != "SUCCEEDED":
         raise BenchmarkError(f"{where}: handler returned {dict(output)!r}")
-    result = json.loads(output.get("Result") or "null")
-    if result != workload.expected_result:
+    elif (result := json.loads(output.get("Result") or "null")) != workload.expected_result:
         raise BenchmarkError(f"{where}: result {result!r}, expected {workload.expected_result}")
     steps = variant.store.succeeded_steps()
     if steps != workload.n:
@@ -460,11 +529,11 @@ def _check(variant: Variant, workload: Workload, output: Mapping[str, Any]) -> N
 
 
 def run_once(variant: Variant, workload: Workload) -> float:
-    event = _prepare(variant, workload)
+    timed = _timed(variant, workload)
     if not workload.warm:
         gc.collect()
     start = time.perf_counter()
-    output = _invoke(variant, workload, event)
+    output = timed()
     elapsed = time.perf_counter() - start
     _check(variant, workload, output)
     return elapsed
@@ -514,9 +583,9 @@ def measure(
     variant: Variant, workload: Workload, module: str, quick: bool
 ) -> dict[str, Any]:
     """Instrumented run, then the timed repeats (in subprocesses for ``big-replay``)."""
-    event = _prepare(variant, workload)
+    timed = _timed(variant, workload)
     with ThreadSampler() as sampler:
-        output = _invoke(variant, workload, event)
+        output = timed()
     _check(variant, workload, output)
     counters = variant.store.counters
     row: dict[str, Any] = {

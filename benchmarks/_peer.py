@@ -12,7 +12,15 @@ from datetime import datetime, timedelta
 from types import ModuleType
 from typing import Any
 
-from benchmarks._common import CALLBACK_RESULT, FakeStore, callback_id_for, status_for
+from benchmarks._common import (
+    CALLBACK_RESULT,
+    FakeStore,
+    Updates,
+    callback_id_for,
+    operation_id,
+    status_for,
+    step_name,
+)
 
 _TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "STOPPED"}
 
@@ -82,3 +90,19 @@ def peer_store(m: ModuleType) -> FakeStore:
 
     key = lambda op: str(op.operation_id)  # noqa: E731
     return FakeStore(transition, key, is_succeeded_step, answer, m.Operation.from_dict)
+
+
+def step_updates(m: ModuleType) -> Updates:
+    """Step ``i``'s START and SUCCEED in the models of ``m``, as one fast step sends them."""
+
+    def updates(i: int) -> list[Any]:
+        start = m.OperationUpdate(
+            operation_id=operation_id(i),
+            operation_type=m.OperationType.STEP,
+            action=m.OperationAction.START,
+            name=step_name(i),
+            sub_type="Step",
+        )
+        return [start, dataclasses.replace(start, action=m.OperationAction.SUCCEED, payload=str(i))]
+
+    return updates

@@ -57,6 +57,7 @@ def join(documents: dict[str, dict[str, Any]]) -> dict[str, Any]:
             )
         rows.append({"workload": workload, "variants": by_variant, "ratios": ratios})
     _add_marginal_cost(rows)
+    _add_bare_round_trips(rows)
     first = next(iter(documents.values()), {})
     return {
         "date": first.get("date"),
@@ -83,6 +84,32 @@ def _add_marginal_cost(rows: list[dict[str, Any]]) -> None:
             if row["workload"].startswith(("overhead/", "sleep/")) or cell.get("latency_ms"):
                 continue
             cell["marginal_per_op_us"] = (cell["median_s"] - base["median_s"]) / cell["n"] * 1e6
+
+
+def _add_bare_round_trips(rows: list[dict[str, Any]]) -> None:
+    """Sequential steps at latency in measured round trips: each variant's wall time over its
+    own bare call (the ``bare`` workload at the same latency: the same client adapter called
+    directly), so the figure leaves out what the fake's wait overshoots and its bookkeeping.
+    """
+    bare = {
+        (name, cell["latency_ms"]): cell["median_s"] / cell["n"]
+        for row in rows
+        for name, cell in row["variants"].items()
+        if cell["kind"] == "bare" and cell["n"]
+    }
+    for row in rows:
+        for name, cell in row["variants"].items():
+            per_call = bare.get((name, cell.get("latency_ms")))
+            if cell["kind"] == "steps" and cell.get("latency_ms") and per_call:
+                cell["bare_round_trip_ms"] = per_call * 1e3
+                cell["round_trips_bare"] = cell["median_s"] / per_call
+
+
+def _per_step(cell: dict[str, Any] | None, key: str) -> str:
+    """Round trips per step (``key``: ``round_trips`` or ``round_trips_bare``)."""
+    if cell is None or cell.get(key) is None:
+        return "-"
+    return f"{cell[key] / cell['n']:.3f}"
 
 
 def _ms(cell: dict[str, Any] | None) -> str:
@@ -177,6 +204,38 @@ def markdown(report: dict[str, Any]) -> str:
                 + " | ".join(_latency_cell(v.get(name)) for name in VARIANTS)
                 + f" | {_ratio(row['ratios']['official'])} | {_ratio(row['ratios']['fork'])} |"
             )
+    calibrated = [
+        row
+        for row in latency
+        if any(cell.get("round_trips_bare") for cell in row["variants"].values())
+    ]
+    if calibrated:
+        lines += [
+            "",
+            "Sequential steps in round trips per step. Nominal: wall time / (steps x the fake's",
+            "delay). Per bare call: wall time / (steps x one bare call), a bare call being the",
+            "same client adapter called directly with one step's START and SUCCEED (the `bare`",
+            "workload, same run), so it leaves out the fake's own overshoot and bookkeeping.",
+            "",
+            "| Workload | ours sync | ours async | official | fork |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for row in calibrated:
+            v = row["variants"]
+            call = " | ".join(
+                f"{v[n]['bare_round_trip_ms']:.2f}" if v.get(n, {}).get("bare_round_trip_ms")
+                else "-"
+                for n in VARIANTS
+            )
+            lines += [
+                f"| {row['workload']}: one bare call, ms | {call} |",
+                f"| {row['workload']}: per nominal round trip | "
+                + " | ".join(_per_step(v.get(n), "round_trips") for n in VARIANTS)
+                + " |",
+                f"| {row['workload']}: per bare round trip | "
+                + " | ".join(_per_step(v.get(n), "round_trips_bare") for n in VARIANTS)
+                + " |",
+            ]
     lines += [
         "",
         "Work done: checkpoint calls / updates sent / peak live threads.",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from async_durable_execution import (
@@ -27,14 +27,16 @@ from async_durable_execution.__about__ import __version__
 from async_durable_execution._core import models as fm
 
 from benchmarks._common import (
+    ARN,
     FakeLambdaContext,
     FakeStore,
     Variant,
     Workload,
+    async_bare_calls,
     main,
     step_name,
 )
-from benchmarks._peer import peer_store
+from benchmarks._peer import peer_store, step_updates
 
 MODULE = "benchmarks.run_fork"
 
@@ -147,10 +149,15 @@ def fork_variant() -> Variant:
         output: Mapping[str, Any] = handler(event, lambda_context)
         return output
 
+    async def call(token: str, updates: Sequence[fm.OperationUpdate]) -> str:
+        output = await client.checkpoint(ARN, token, list(updates), None)
+        return output.checkpoint_token
+
     return Variant(
         name="fork",
         store=store,
         invoke=invoke,
+        bare=async_bare_calls(call, step_updates(fm)),
     )
 
 

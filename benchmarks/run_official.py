@@ -27,16 +27,18 @@ from aws_durable_execution_sdk_python.execution import (
 )
 
 from benchmarks._common import (
+    ARN,
     Counters,
     FakeLambdaContext,
     FakeStore,
     Variant,
     Workload,
+    bare_calls,
     body,
     main,
     step_name,
 )
-from benchmarks._peer import peer_store
+from benchmarks._peer import peer_store, step_updates
 
 MODULE = "benchmarks.run_official"
 
@@ -132,10 +134,14 @@ def official_variant() -> Variant:
         output: Mapping[str, Any] = handler(injected, lambda_context)
         return output
 
+    def call(token: str, updates: Sequence[ls.OperationUpdate]) -> str:
+        return client.checkpoint(ARN, token, list(updates), None).checkpoint_token
+
     return Variant(
         name="official",
         store=store,
         invoke=invoke,
+        bare=bare_calls(call, step_updates(ls)),
     )
 
 

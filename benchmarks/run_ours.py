@@ -20,15 +20,20 @@ import attrs
 
 import durable_backend as db
 from benchmarks._common import (
+    ARN,
     CALLBACK_RESULT,
+    BenchmarkError,
     Counters,
     FakeLambdaContext,
     FakeStore,
     Variant,
     Workload,
+    async_bare_calls,
+    bare_calls,
     body,
     callback_id_for,
     main,
+    operation_id,
     status_for,
     step_name,
 )
@@ -45,6 +50,7 @@ from durable_backend._models import (
     ContextDetails,
     GetDurableExecutionStateOutput,
     Operation,
+    OperationAction,
     OperationStatus,
     OperationType,
     OperationUpdate,
@@ -215,6 +221,24 @@ def _page(
     return GetDurableExecutionStateOutput(operations=tuple(operations), next_marker=next_marker)
 
 
+def _step_updates(i: int) -> tuple[OperationUpdate, OperationUpdate]:
+    """Step ``i``'s START and SUCCEED, as one fast step sends them (the bare calls' load)."""
+    start = OperationUpdate(
+        id=operation_id(i),
+        type=OperationType.STEP,
+        action=OperationAction.START,
+        name=step_name(i),
+        sub_type="Step",
+    )
+    return start, attrs.evolve(start, action=OperationAction.SUCCEED, payload=str(i))
+
+
+def _next_token(output: CheckpointDurableExecutionOutput) -> str:
+    if output.checkpoint_token is None:
+        raise BenchmarkError("the fake checkpoint returned no next token")
+    return output.checkpoint_token
+
+
 def _conforms(store: FakeStore) -> tuple[DurableBackend, AsyncDurableBackend]:
     """Static conformance of both fakes to the Protocols (checked by the type checkers)."""
     return FakeBackend(store), AsyncFakeBackend(store)
@@ -276,7 +300,10 @@ def sync_variant() -> Variant:
         output: Mapping[str, Any] = handler(event, lambda_context)
         return output
 
-    return Variant("ours-sync", store, invoke)
+    def call(token: str, updates: Sequence[OperationUpdate]) -> str:
+        return _next_token(backend.batch_checkpoint(ARN, token, updates))
+
+    return Variant("ours-sync", store, invoke, bare_calls(call, _step_updates))
 
 
 def async_variant() -> Variant:
@@ -346,7 +373,10 @@ def async_variant() -> Variant:
         output: Mapping[str, Any] = handler(event, lambda_context)
         return output
 
-    return Variant("ours-async", store, invoke)
+    async def call(token: str, updates: Sequence[OperationUpdate]) -> str:
+        return _next_token(await backend.batch_checkpoint(ARN, token, updates))
+
+    return Variant("ours-async", store, invoke, async_bare_calls(call, _step_updates))
 
 
 def engine_missing() -> str | None:

@@ -106,6 +106,14 @@ def test_ours_runs_the_quick_suite_end_to_end(tmp_path: Path) -> None:
     markdown = report.markdown(joined)
     assert "| steps/5 |" in markdown
     assert "| lat20/wait_for_callback | " in markdown.split("With service latency")[1]
+    cells = {r["workload"]: r["variants"] for r in joined["rows"]}
+    for name in ("ours-sync", "ours-async"):
+        bare, steps = cells["lat20/bare/5"][name], cells["lat20/steps/5"][name]
+        assert bare["checkpoint_calls"] == steps["checkpoint_calls"] == 5
+        per_call = bare["median_s"] / 5
+        assert per_call >= 0.020
+        assert steps["round_trips_bare"] == pytest.approx(steps["median_s"] / per_call)
+    assert "| lat20/steps/5: per bare round trip | " in markdown
     json.dumps(joined)
 
 
