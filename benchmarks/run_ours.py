@@ -42,7 +42,7 @@ from durable_backend._backend import (
     AsyncDurableBackend,
     DurableBackend,
 )
-from durable_backend._codec import boto_converter, from_wire
+from durable_backend._codec import boto_converter
 from durable_backend._models import (
     CallbackDetails,
     CheckpointDurableExecutionOutput,
@@ -118,13 +118,18 @@ def _answer(op: Operation, now: datetime) -> Operation | None:
     )
 
 
+_STRUCTURE_OPERATION = boto_converter.get_structure_hook(Operation)
+"""How the real client decodes each operation of a page (``_real`` structures the whole
+response, and its tuple hook calls this per operation), without a converter dispatch each."""
+
+
 def ours_store() -> FakeStore:
     return FakeStore(
         _transition,
         lambda op: str(op.id),
         lambda op: op.type is OperationType.STEP and op.status is OperationStatus.SUCCEEDED,
         _answer,
-        lambda op: from_wire(op, Operation, boto_converter),
+        lambda op: _STRUCTURE_OPERATION(op, Operation),
     )
 
 
