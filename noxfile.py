@@ -56,6 +56,10 @@ def package(session: nox.Session) -> None:
                 env={"DURABLE_BACKEND_ARTIFACT": str(ARTIFACT)})
 
 
+FIRST_WAVE = "532bad0"
+"""The first wave's last commit: issue #15's absolute CPU targets were measured on its code."""
+
+
 # Benchmarks: each SDK in its own virtualenv, then one joined report (benchmarks/README.md).
 # `nox -s bench [-- --quick]` runs them all; `nox -s bench_<sdk> [-- --quick]` runs one SDK.
 def _bench(session: nox.Session, sdk: str, *install: str) -> None:
@@ -79,6 +83,25 @@ def bench_ours(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def bench_first_wave(session: nox.Session) -> None:
+    """The first wave's package (benchmarks/run_first_wave.py), built from this repository's
+    history, run from a directory that holds only the benchmarks, so it imports that package
+    and not this checkout's."""
+    tmp = Path(session.create_tmp()).resolve()
+    tree, runner = tmp / "first-wave", tmp / "runner"
+    for old in (tree, runner):
+        shutil.rmtree(old, ignore_errors=True)
+    tree.mkdir()
+    runner.mkdir()
+    session.run("git", "archive", "-o", str(tmp / "first-wave.tar"), FIRST_WAVE, external=True)
+    session.run("tar", "-xf", str(tmp / "first-wave.tar"), "-C", str(tree), external=True)
+    session.install(str(tree))
+    (runner / "benchmarks").symlink_to(Path("benchmarks").resolve())
+    session.chdir(runner)
+    session.run("python", "-m", "benchmarks.run_first_wave", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def bench_plugins(session: nox.Session) -> None:
     session.install("-e", ".")
     session.run("python", "-m", "benchmarks.plugin_cost", *session.posargs)
@@ -92,5 +115,8 @@ def bench_report(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def bench(session: nox.Session) -> None:
-    for name in ("bench_official", "bench_fork", "bench_ours", "bench_plugins", "bench_report"):
+    for name in (
+        "bench_official", "bench_fork", "bench_ours", "bench_first_wave", "bench_plugins",
+        "bench_report",
+    ):
         session.notify(name, session.posargs)

@@ -671,7 +671,9 @@ def main(
     parser = argparse.ArgumentParser(prog=module, description=f"Benchmark {sdk}.")
     parser.add_argument("--quick", action="store_true", help="tiny N, one repeat")
     parser.add_argument("--repeats", type=int, help="override the default repeat counts")
-    parser.add_argument("--only", default="", help="run workloads whose id contains this")
+    parser.add_argument(
+        "--only", default="", help="run workloads whose id contains this (or one of a,b,...)"
+    )
     parser.add_argument("--skip", default=None, help="skip workloads whose id contains this")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / f"{sdk}.json")
     parser.add_argument("--child", nargs=2, metavar=("VARIANT", "WORKLOAD"), help=argparse.SUPPRESS)
@@ -690,7 +692,8 @@ def main(
 
     rows: list[dict[str, Any]] = []
     for workload in suite.values():
-        if args.only not in workload.id or not (workload.peers or sdk == "ours"):
+        wanted = any(only in workload.id for only in args.only.split(","))
+        if not wanted or not (workload.peers or sdk == "ours"):
             continue
         if args.skip and args.skip in workload.id:
             continue

@@ -19,8 +19,10 @@ from rich.table import Table
 
 from benchmarks._common import RESULTS_DIR
 
-SDKS = ("ours", "official", "fork")
+SDKS = ("ours", "official", "fork", "first-wave")
 VARIANTS = ("ours-sync", "ours-async", "official", "fork")
+# the first wave's twins (run_first_wave) -> ours, for the yardstick table
+YARDSTICK = (("first-wave-sync", "ours-sync"), ("first-wave-async", "ours-async"))
 # peer -> the twin of ours it is compared with, then the fallback
 BASELINES = {"official": ("ours-sync", "ours-async"), "fork": ("ours-async", "ours-sync")}
 
@@ -151,6 +153,33 @@ def _latency_cell(cell: dict[str, Any] | None) -> str:
     )
 
 
+def _yardstick(report: dict[str, Any]) -> tuple[str, list[tuple[str, list[str]]]]:
+    """The first wave against ours, per twin: median ms of each and first wave / ours. Its
+    title names the code measured; no rows when the first wave did not run."""
+    rows = []
+    for row in report["rows"]:
+        v = row["variants"]
+        if not any(old in v for old, _ in YARDSTICK):
+            continue
+        cells = []
+        for old, new in YARDSTICK:
+            before, now = v.get(old), v.get(new)
+            cells += [
+                f"{before['median_s'] * 1e3:.2f}" if before else "-",
+                f"{now['median_s'] * 1e3:.2f}" if now else "-",
+                _ratio(before["median_s"] / now["median_s"] if before and now else None),
+            ]
+        rows.append((row["workload"], cells))
+    version = report["sdks"].get("first-wave", {}).get("version")
+    return f"Yardstick: the first wave (durable_backend {version}), same run", rows
+
+
+_YARDSTICK_COLUMNS = (
+    "first wave sync", "ours sync", "first wave / ours",
+    "first wave async", "ours async", "first wave / ours",
+)
+
+
 def _header(report: dict[str, Any]) -> list[str]:
     machine = report.get("machine") or {}
     versions = ", ".join(
@@ -261,6 +290,17 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(
                 f"| {row['workload']} | " + " | ".join(_per_op(v.get(n)) for n in VARIANTS) + " |"
             )
+    title, yardstick = _yardstick(report)
+    if yardstick:
+        lines += [
+            "",
+            f"{title} (issue #15's absolute CPU targets were measured on that code, on a",
+            "faster machine). Median ms; the ratio is first wave / ours.",
+            "",
+            "| Workload | " + " | ".join(_YARDSTICK_COLUMNS) + " |",
+            "|---|" + "---:|" * len(_YARDSTICK_COLUMNS),
+        ]
+        lines += [f"| {workload} | " + " | ".join(cells) + " |" for workload, cells in yardstick]
     memory = [r for r in report["rows"] if r["workload"].startswith("replay-big/")]
     if memory:
         lines += [
@@ -320,6 +360,15 @@ def run(argv: Sequence[str] | None = None) -> int:
     for line in _header(report):
         console.print(line)
     console.print(rich_table(report))
+    title, yardstick = _yardstick(report)
+    if yardstick:
+        table = Table(title=f"{title}; median ms")
+        table.add_column("Workload", no_wrap=True)
+        for column in _YARDSTICK_COLUMNS:
+            table.add_column(column, justify="right")
+        for workload, cells in yardstick:
+            table.add_row(workload, *cells)
+        console.print(table)
     (args.results_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.results_dir / "report.md").write_text(markdown(report))
     console.print(f"wrote {args.results_dir / 'report.json'} and {args.results_dir / 'report.md'}")

@@ -145,3 +145,30 @@ def test_replay_safe_cost_counts_what_each_design_adds() -> None:
     assert cost(DESIGNS["step"], 3)[:2] == (base[0] + 3, base[1] + 6)
     assert cost(DESIGNS["now"], 3)[:2] == (base[0], base[1] + 3)
     assert cost(DESIGNS["random"], 3) == cost(DESIGNS["uuid4"], 3) == base
+
+
+def test_the_first_wave_yardstick_runs_its_own_variants_and_joins_ours(tmp_path: Path) -> None:
+    from benchmarks import run_first_wave
+
+    out = tmp_path / "first-wave.json"
+    only = "overhead/0-ops,replay/10"
+    assert run_first_wave.run(["--quick", "--only", only, "--out", str(out)]) == 0
+    document = json.loads(out.read_text())
+    assert document["sdk"] == "first-wave"
+    assert {(r["workload"], r["variant"]) for r in document["results"]} == {
+        (w, v)
+        for w in ("overhead/0-ops", "overhead/0-ops/warm", "replay/10")
+        for v in ("first-wave-sync", "first-wave-async")
+    }
+    ours = [measure(sync_variant(), w, "benchmarks.run_ours", quick=True)
+            for w in workloads(quick=True) if w.id == "replay/10"]
+    write_results(tmp_path / "ours.json", "ours", "dev", True, ours)
+    joined = report.join(report.load(tmp_path))
+    table = report.markdown(joined).split("Yardstick: the first wave")[1]
+    (row,) = [line for line in table.splitlines() if line.startswith("| replay/10 |")]
+    first_sync, ours_sync, ratio, first_async, ours_async, _ = row.strip("| ").split(" | ")[1:]
+    cells = next(r["variants"] for r in joined["rows"] if r["workload"] == "replay/10")
+    before, now = cells["first-wave-sync"]["median_s"], cells["ours-sync"]["median_s"]
+    assert (first_sync, ours_sync) == (f"{before * 1e3:.2f}", f"{now * 1e3:.2f}")
+    assert ratio == f"{before / now:.1f}x"
+    assert ours_async == "-" and first_async != "-"
