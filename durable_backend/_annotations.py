@@ -64,16 +64,19 @@ def callable_name(fn: Callable[..., Any]) -> str:
     return getattr(fn, "__qualname__", None) or repr(fn)
 
 
+def is_coroutine_function(fn: Callable[..., Any]) -> bool:
+    """``inspect.iscoroutinefunction``, read off the code flags of a plain function (the usual
+    lambda or closure), which is a tenth of what ``inspect`` costs on every step."""
+    if fn.__class__ is FunctionType and "_is_coroutine_marker" not in fn.__dict__:
+        return bool(fn.__code__.co_flags & inspect.CO_COROUTINE)
+    return inspect.iscoroutinefunction(fn)
+
+
 def reject_coroutine_function(fn: Callable[..., Any], what: str) -> None:
     """The sync twin refuses ``async def`` bodies up front instead of retrying a TypeError."""
-    if fn.__class__ is FunctionType and "_is_coroutine_marker" not in fn.__dict__:
-        # A plain function (the usual lambda or closure): its code flags say it all, and
-        # reading them is a tenth of what ``inspect`` costs on every step.
-        if fn.__code__.co_flags & inspect.CO_COROUTINE:
-            _refuse_async(fn, what)
-        return
-    if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-        getattr(fn, "__call__", None)  # noqa: B004
+    if is_coroutine_function(fn) or (
+        fn.__class__ is not FunctionType
+        and inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004
     ):
         _refuse_async(fn, what)
 

@@ -21,6 +21,7 @@ from functools import partial
 from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
+from durable_backend._annotations import is_coroutine_function
 from durable_backend._backend import AsyncDurableBackend, DurableBackend
 from durable_backend._engine import (
     SLOW_BODY_SECONDS,
@@ -308,29 +309,47 @@ class AsyncRuntime:
     def drive(self, flow: Flow) -> Coroutine[Any, Any, Any]:
         return _run_async(flow, self._perform)
 
-    def _perform(self, effect: Any) -> Awaitable[Any]:
+    def _perform(self, effect: Any) -> Awaitable[Any] | None:
         return _ASYNC[type(effect)](self, effect)  # type: ignore[no-any-return]
 
-    async def _commit(self, effect: Commit) -> None:
-        await self._io(commit_flow(effect.execution, effect.updates, effect.durable))
+    def _commit(self, effect: Commit) -> Awaitable[None] | None:
+        return self._io(commit_flow(effect.execution, effect.updates, effect.durable))
 
-    def _io(self, flow: CallFlow) -> Awaitable[Any]:
-        return _run_async(flow, self._protocol)
+    def _io(self, flow: CallFlow) -> Awaitable[None] | None:
+        """Step a protocol flow here while it asks for nothing to wait on, as a commit that
+        needs no durability does; from its first wait on, it goes on as a coroutine, returned
+        to be awaited (None: it has ended)."""
+        error: BaseException | None = None
+        while True:
+            try:
+                effect = flow.send(None) if error is None else flow.throw(error)
+            except StopIteration:
+                return None
+            try:
+                pending = self._protocol(effect)
+            except BaseException as exc:
+                error = exc
+                continue
+            if pending is not None:
+                return _run_async(flow, self._protocol, pending)
+            error = None
 
-    async def _protocol(self, effect: Any) -> Any:
+    def _protocol(self, effect: Any) -> Awaitable[Any] | None:
+        """Perform a protocol effect: at once (None), or as what to await for its answer."""
         kind = type(effect)
         if kind is AwaitLanding:
-            landings = effect.execution.queue.landings
-            await landings.wait(effect.ticket, asyncio.get_running_loop().create_future())
-        elif kind is Landed:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            effect.execution.queue.landings.wait(effect.ticket, waiter)
+            return waiter
+        if kind is Landed:
             queue = effect.execution.queue
             queue.landings.landed(queue, _resolve)
         elif kind is LetOthersJoin:
-            await asyncio.sleep(0)
+            return asyncio.sleep(0)
         elif kind is SendApart:
             self._apart(apart_flow(effect.execution))
         else:
-            return await self._call(effect)
+            return self._call(effect)
         return None
 
     async def _call(self, effect: CallCheckpoint | FetchState) -> Any:
@@ -344,20 +363,33 @@ class AsyncRuntime:
             self._maybe_idle()
 
     async def _run_user_code(self, effect: RunUserCode) -> Any:
-        fn, execution = effect.fn, effect.execution
-        timer = None
+        """Await the body, under its timeout or the invocation's deadline. One loop timer per
+        body, not two: a body that ends within ``SLOW_BODY_SECONDS`` (most do) never needs
+        its deadline armed, so the slow-body timer arms it (``_slow``)."""
+        execution, limit, seconds = effect.execution, effect.timeout, effect.deadline
         ticket = execution.queue.slow_body_ticket()
-        if ticket is not None:
-            timer = asyncio.get_running_loop().call_later(
-                SLOW_BODY_SECONDS, self._flush_soon, execution, ticket
-            )
+        loop = asyncio.get_running_loop()
+        timer = deadline = None
+        if limit is None and seconds is not None:
+            if seconds <= 0:
+                raise BodyTimedOut(seconds)
+            lazy = seconds > SLOW_BODY_SECONDS
+            deadline = asyncio.timeout(None if lazy else seconds)
+            if lazy:
+                when = loop.time() + seconds
+                timer = loop.call_later(
+                    SLOW_BODY_SECONDS, self._slow, execution, ticket, deadline, when
+                )
+        if timer is None and ticket is not None:
+            timer = loop.call_later(SLOW_BODY_SECONDS, self._flush_soon, execution, ticket)
         self._busy += 1
         try:
-            if effect.timeout is not None:
-                return await _within(self._body(fn, effect.args), effect.timeout)
-            if effect.deadline is not None:
-                return await _before(self._body(fn, effect.args), effect.deadline)
-            return await self._body(fn, effect.args)
+            body = self._body(effect.fn, effect.args)
+            if deadline is not None and seconds is not None:
+                return await _before(body, deadline, seconds)
+            if limit is not None:
+                return await _within(body, limit)
+            return await body
         finally:
             self._busy -= 1
             if timer is not None:
@@ -365,14 +397,23 @@ class AsyncRuntime:
             self._maybe_idle()
 
     @staticmethod
-    async def _body(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
-        if inspect.iscoroutinefunction(fn):
-            return await fn(*args)
-        context = contextvars.copy_context()
-        result = await asyncio.get_running_loop().run_in_executor(
-            _body_executor(), partial(context.run, fn, *args)
-        )
-        return (await result) if inspect.isawaitable(result) else result
+    def _body(fn: Callable[..., Any], args: tuple[Any, ...]) -> Coroutine[Any, Any, Any]:
+        """An ``async def`` body's own coroutine, or a plain one's run on the executor."""
+        if is_coroutine_function(fn):
+            return fn(*args)  # type: ignore[no-any-return]
+        return _in_executor(fn, args)
+
+    def _slow(
+        self,
+        execution: Execution,
+        ticket: int | None,
+        deadline: asyncio.Timeout,
+        when: float,
+    ) -> None:
+        """A body ran ``SLOW_BODY_SECONDS``: arm its deadline, and send its START if queued."""
+        deadline.reschedule(when)
+        if ticket is not None:
+            self._flush_soon(execution, ticket)
 
     def _flush_soon(self, execution: Execution, ticket: int) -> None:
         """A body ran ``SLOW_BODY_SECONDS`` with its START queued: send it (``flush_apart``)."""
@@ -387,7 +428,8 @@ class AsyncRuntime:
 
     async def _quietly(self, flow: CallFlow) -> None:
         try:
-            await self._io(flow)
+            if (pending := self._io(flow)) is not None:
+                await pending
         except BaseException:
             return  # the queue records a failure; whoever needs durability sees it
 
@@ -417,7 +459,9 @@ class AsyncRuntime:
         try:
             while True:
                 while (ticket := run.backlog()) is not None:
-                    await self._io(commit_flow(run.execution, (), True, ticket))
+                    pending = self._io(commit_flow(run.execution, (), True, ticket))
+                    if pending is not None:
+                        await pending
                 while len(running) >= limit:
                     slot[:] = [loop.create_future()]
                     await slot[0]
@@ -484,20 +528,30 @@ def _run(flow: Generator[Any, Any, Any], perform: Callable[[Any], Any]) -> Any:
 
 
 async def _run_async(
-    flow: Generator[Any, Any, Any], perform: Callable[[Any], Awaitable[Any]]
+    flow: Generator[Any, Any, Any],
+    perform: Callable[[Any], Awaitable[Any] | None],
+    pending: Awaitable[Any] | None = None,
 ) -> Any:
-    """``_run`` for the async twin: ``perform`` is awaited."""
+    """``_run`` for the async twin: what ``perform`` returns is awaited for the answer, or
+    None when it was done at once (answer None); ``pending`` answers the flow's effect in
+    hand, if it has one."""
     answer: Any = None
     error: BaseException | None = None
     while True:
+        if pending is not None:
+            try:
+                answer, error = await pending, None
+            except BaseException as exc:
+                answer, error = None, exc
         try:
             effect = flow.send(answer) if error is None else flow.throw(error)
         except StopIteration as stop:
             return stop.value
         try:
-            answer, error = await perform(effect), None
+            pending = perform(effect)
+            answer = error = None
         except BaseException as exc:
-            answer, error = None, exc
+            pending, answer, error = None, None, exc
 
 
 def _always() -> bool:
@@ -532,15 +586,22 @@ async def _within(body: Coroutine[Any, Any, Any], seconds: float) -> Any:
     return task.result()
 
 
-async def _before(body: Coroutine[Any, Any, Any], seconds: float) -> Any:
+async def _in_executor(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    """A plain body on the async twin's executor, in a copy of this context."""
+    context = contextvars.copy_context()
+    result = await asyncio.get_running_loop().run_in_executor(
+        _body_executor(), partial(context.run, fn, *args)
+    )
+    return (await result) if inspect.isawaitable(result) else result
+
+
+async def _before(
+    body: Coroutine[Any, Any, Any], timeout: asyncio.Timeout, seconds: float
+) -> Any:
     """``_within`` for the invocation's deadline, which every step carries: ``body`` runs in
-    this task, which a loop timer cancels at the deadline (``asyncio.timeout``), rather than
-    in a task of its own. A body that swallows the cancellation and returns or raises later
-    still ends in ``BodyTimedOut``."""
-    if seconds <= 0:
-        body.close()
-        raise BodyTimedOut(seconds)
-    timeout = asyncio.timeout(seconds)
+    this task, which a loop timer cancels at the deadline (``timeout``, armed now or by the
+    slow-body timer), rather than in a task of its own. A body that swallows the cancellation
+    and returns or raises later still ends in ``BodyTimedOut(seconds)``."""
     try:
         async with timeout:
             value = await body
