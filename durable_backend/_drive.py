@@ -22,6 +22,7 @@ from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from durable_backend._annotations import is_coroutine_function
+from durable_backend._async_bodies import BodyWatch
 from durable_backend._backend import AsyncDurableBackend, DurableBackend
 from durable_backend._engine import (
     SLOW_BODY_SECONDS,
@@ -293,7 +294,7 @@ class AsyncRuntime:
     shared executor, so they neither block the loop nor hide their START; async ones run here.
     """
 
-    __slots__ = ("_background", "_busy", "_idle", "backend", "make_context")
+    __slots__ = ("_background", "_bodies", "_busy", "_idle", "backend", "make_context")
 
     def __init__(
         self,
@@ -305,6 +306,7 @@ class AsyncRuntime:
         self._idle: asyncio.Future[None] | None = None
         self._background: set[asyncio.Future[Any]] = set()
         self._busy = 0  # bodies running and calls in flight: a suspension waits for none
+        self._bodies = BodyWatch()
 
     def drive(self, flow: Flow) -> Coroutine[Any, Any, Any]:
         return _run_async(flow, self._perform)
@@ -363,37 +365,32 @@ class AsyncRuntime:
             self._maybe_idle()
 
     async def _run_user_code(self, effect: RunUserCode) -> Any:
-        """Await the body, under its timeout or the invocation's deadline. One loop timer per
-        body, not two: a body that ends within ``SLOW_BODY_SECONDS`` (most do) never needs
-        its deadline armed, so the slow-body timer arms it (``_slow``)."""
+        """Await the body, under its timeout or the invocation's deadline (``seconds``), which
+        ``BodyWatch`` arms only once the body has run ``SLOW_BODY_SECONDS``, when it also
+        sends the body's queued START."""
         execution, limit, seconds = effect.execution, effect.timeout, effect.deadline
+        if limit is None and seconds is not None and seconds <= 0:
+            raise BodyTimedOut(seconds)
         ticket = execution.queue.slow_body_ticket()
-        loop = asyncio.get_running_loop()
-        timer = deadline = None
-        if limit is None and seconds is not None:
-            if seconds <= 0:
-                raise BodyTimedOut(seconds)
-            lazy = seconds > SLOW_BODY_SECONDS
-            deadline = asyncio.timeout(None if lazy else seconds)
-            if lazy:
-                when = loop.time() + seconds
-                timer = loop.call_later(
-                    SLOW_BODY_SECONDS, self._slow, execution, ticket, deadline, when
-                )
-        if timer is None and ticket is not None:
-            timer = loop.call_later(SLOW_BODY_SECONDS, self._flush_soon, execution, ticket)
+        flush = None if ticket is None else partial(self._flush_soon, execution, ticket)
+        watched = None
+        if flush is not None or (limit is None and seconds is not None):
+            loop = asyncio.get_running_loop()
+            watched = self._bodies.start(loop, flush, seconds if limit is None else None)
         self._busy += 1
         try:
             body = self._body(effect.fn, effect.args)
-            if deadline is not None and seconds is not None:
-                return await _before(body, deadline, seconds)
-            if limit is not None:
-                return await _within(body, limit)
-            return await body
+            value = await (body if limit is None else _within(body, limit))
+        except BaseException as error:
+            if watched is not None and self._bodies.end(watched, error):
+                raise BodyTimedOut(seconds or 0.0) from None
+            raise
+        else:
+            if watched is not None and self._bodies.end(watched, None):
+                raise BodyTimedOut(seconds or 0.0)
+            return value
         finally:
             self._busy -= 1
-            if timer is not None:
-                timer.cancel()
             self._maybe_idle()
 
     @staticmethod
@@ -402,18 +399,6 @@ class AsyncRuntime:
         if is_coroutine_function(fn):
             return fn(*args)  # type: ignore[no-any-return]
         return _in_executor(fn, args)
-
-    def _slow(
-        self,
-        execution: Execution,
-        ticket: int | None,
-        deadline: asyncio.Timeout,
-        when: float,
-    ) -> None:
-        """A body ran ``SLOW_BODY_SECONDS``: arm its deadline, and send its START if queued."""
-        deadline.reschedule(when)
-        if ticket is not None:
-            self._flush_soon(execution, ticket)
 
     def _flush_soon(self, execution: Execution, ticket: int) -> None:
         """A body ran ``SLOW_BODY_SECONDS`` with its START queued: send it (``flush_apart``)."""
@@ -593,25 +578,6 @@ async def _in_executor(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         _body_executor(), partial(context.run, fn, *args)
     )
     return (await result) if inspect.isawaitable(result) else result
-
-
-async def _before(
-    body: Coroutine[Any, Any, Any], timeout: asyncio.Timeout, seconds: float
-) -> Any:
-    """``_within`` for the invocation's deadline, which every step carries: ``body`` runs in
-    this task, which a loop timer cancels at the deadline (``timeout``, armed now or by the
-    slow-body timer), rather than in a task of its own. A body that swallows the cancellation
-    and returns or raises later still ends in ``BodyTimedOut(seconds)``."""
-    try:
-        async with timeout:
-            value = await body
-    except Exception:
-        if timeout.expired():
-            raise BodyTimedOut(seconds) from None
-        raise
-    if timeout.expired():
-        raise BodyTimedOut(seconds)
-    return value
 
 
 def _retrieve(task: asyncio.Future[Any]) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 import durable_backend as db
+from durable_backend._engine import SLOW_BODY_SECONDS
 from durable_backend._models import OperationStatus
 from durable_backend._protocol import DEADLINE_MARGIN_SECONDS
 from durable_backend.retries import RetryStrategy
@@ -186,17 +187,19 @@ BUDGET = 0.3  # seconds a body may run before the deadline
 
 
 def invoke_near_the_deadline(
-    twin: Twin, scenario: Any, backend: MemoryBackend, arn: str
+    twin: Twin, scenario: Any, backend: MemoryBackend, arn: str, budget: float = BUDGET
 ) -> dict[str, Any]:
     handler = twin.handler(scenario, backend)
-    context = FakeLambdaContext(BUDGET + DEADLINE_MARGIN_SECONDS)
+    context = FakeLambdaContext(budget + DEADLINE_MARGIN_SECONDS)
     output = handler(backend.invocation_event(arn), context)
     backend.complete_invocation(arn, output)
     return output
 
 
+# The deadline is armed once a body proves slow (SLOW_BODY_SECONDS), or at once if sooner.
+@pytest.mark.parametrize("budget", [BUDGET, SLOW_BODY_SECONDS / 2])
 def test_a_step_running_at_the_deadline_is_checkpointed_as_a_failed_attempt(
-    twin: Twin,
+    twin: Twin, budget: float
 ) -> None:
     backend = MemoryBackend()
     arn, _ = backend.start_execution()
@@ -207,13 +210,13 @@ def test_a_step_running_at_the_deadline_is_checkpointed_as_a_failed_attempt(
         return "too late"
 
     def scenario(event: Any, ctx: Any) -> Any:
-        return (yield ctx.step(twin.slow(body, 3 * BUDGET), name="long",
+        return (yield ctx.step(twin.slow(body, 3 * budget), name="long",
                                config=db.StepConfig(retrying(3))))
 
     started = time.monotonic()
-    output = invoke_near_the_deadline(twin, scenario, backend, arn)
+    output = invoke_near_the_deadline(twin, scenario, backend, arn, budget)
     assert output == {"Status": "PENDING"}
-    assert time.monotonic() - started < 3 * BUDGET + DEADLINE_MARGIN_SECONDS
+    assert time.monotonic() - started < 3 * budget + DEADLINE_MARGIN_SECONDS
     [step] = [op for op in backend.operations(arn) if op.name == "long"]
     assert step.status is OperationStatus.PENDING
     assert step.step_details is not None and step.step_details.attempt == 1
