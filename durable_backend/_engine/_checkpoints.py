@@ -176,6 +176,16 @@ class CheckpointQueue:
         updates came between (concurrent branches interleave; a step has no children), so the
         pair shares a call, as the rules allow, instead of cutting the batch short there.
         """
+        pending = self.pending
+        if len(pending) <= 2 and self.pending_bytes <= MAX_BATCH_BYTES and _whole(pending):
+            # The usual sequential call (a step's START and SUCCEED, or one update) is legal
+            # as it stands: no need to build the general case's bookkeeping.
+            updates = tuple(pending)
+            pending.clear()
+            self.pending_sizes.clear()
+            self.pending_bytes = 0
+            self.in_flight = True
+            return Batch(self.token, updates, self.committed + len(updates))
         size = 0
         count = 0
         seen: set[str] = set()
@@ -226,6 +236,17 @@ class CheckpointQueue:
         """A call failed after its retries: nothing more can be committed in this invocation."""
         self.in_flight = False
         self.failure = error
+
+
+def _whole(pending: list[OperationUpdate]) -> bool:
+    """Whether at most two queued updates make one legal batch as they stand."""
+    if len(pending) < 2:
+        return True
+    first, second = pending
+    return first.type is not OperationType.EXECUTION and (
+        first.id != second.id
+        or (first.action is OperationAction.START and second.action in _FINISHING)
+    )
 
 
 W = TypeVar("W")
