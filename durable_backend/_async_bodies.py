@@ -2,9 +2,10 @@
 
 A body that runs ``SLOW_BODY_SECONDS`` must get its queued START sent, and the invocation's
 deadline must cut it off. Most bodies end long before either, so two loop timers and an
-``asyncio.timeout`` per body are what a step would mostly pay for. Instead each body joins a
-queue in start order, and one timer, armed for the oldest body while any runs, looks at them
-when it is due: those still running get ``on_slow`` called and their deadline armed then.
+``asyncio.timeout`` per body are what a step would mostly pay for. Instead each body that
+waits joins a queue in start order, and one timer, armed for the oldest body while any runs,
+looks at them when it is due: those still running get ``on_slow`` called and their deadline
+armed then.
 """
 
 from __future__ import annotations
@@ -79,13 +80,14 @@ class BodyWatch:
     def start(
         self,
         loop: asyncio.AbstractEventLoop,
+        started: float,
         on_slow: Callable[[], None] | None,
         seconds: float | None,
     ) -> RunningBody:
-        """Watch a body starting now in the current task; ``seconds`` until its deadline."""
-        now = loop.time()
+        """Watch a body of the current task, started at loop time ``started``, with ``seconds``
+        from then until its deadline."""
         body = RunningBody(
-            now + SLOW_BODY_SECONDS, on_slow, None if seconds is None else now + seconds
+            started + SLOW_BODY_SECONDS, on_slow, None if seconds is None else started + seconds
         )
         if seconds is not None and seconds <= SLOW_BODY_SECONDS:
             body.arm(loop)

@@ -14,6 +14,7 @@ import contextvars
 import inspect
 import threading
 import time
+import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
@@ -365,22 +366,34 @@ class AsyncRuntime:
             self._maybe_idle()
 
     async def _run_user_code(self, effect: RunUserCode) -> Any:
-        """Await the body, under its timeout or the invocation's deadline (``seconds``), which
-        ``BodyWatch`` arms only once the body has run ``SLOW_BODY_SECONDS``, when it also
-        sends the body's queued START."""
+        """Await the body, under its timeout or the invocation's deadline (``seconds``).
+
+        A body that ends without waiting (most async ones) can neither run long nor outrun the
+        deadline meanwhile: the loop does nothing else until it ends. So its first part runs
+        here, and only a body that waits joins ``BodyWatch``, which sends its queued START
+        once it has run ``SLOW_BODY_SECONDS`` and only then arms its deadline."""
         execution, limit, seconds = effect.execution, effect.timeout, effect.deadline
         if limit is None and seconds is not None and seconds <= 0:
             raise BodyTimedOut(seconds)
+        deadline = seconds if limit is None else None
         ticket = execution.queue.slow_body_ticket()
-        flush = None if ticket is None else partial(self._flush_soon, execution, ticket)
         watched = None
-        if flush is not None or (limit is None and seconds is not None):
-            loop = asyncio.get_running_loop()
-            watched = self._bodies.start(loop, flush, seconds if limit is None else None)
         self._busy += 1
         try:
             body = self._body(effect.fn, effect.args)
-            value = await (body if limit is None else _within(body, limit))
+            if limit is not None:
+                body = _within(body, limit)
+            if ticket is not None or deadline is not None:
+                loop = asyncio.get_running_loop()
+                started = loop.time()
+                try:
+                    waiting_for = body.send(None)
+                except StopIteration as ended:
+                    return ended.value
+                flush = None if ticket is None else partial(self._flush_soon, execution, ticket)
+                watched = self._bodies.start(loop, started, flush, deadline)
+                body = _go_on(body, waiting_for)
+            value = await body
         except BaseException as error:
             if watched is not None and self._bodies.end(watched, error):
                 raise BodyTimedOut(seconds or 0.0) from None
@@ -578,6 +591,25 @@ async def _in_executor(fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
         _body_executor(), partial(context.run, fn, *args)
     )
     return (await result) if inspect.isawaitable(result) else result
+
+
+@types.coroutine
+def _go_on(body: Coroutine[Any, Any, Any], waiting_for: Any) -> Generator[Any, Any, Any]:
+    """Await ``body`` from where its first part left it, waiting for ``waiting_for``: what
+    ``await`` does, by hand, once the first part has run outside it."""
+    while True:
+        try:
+            sent = yield waiting_for
+        except BaseException as error:  # a cancellation, thrown in by the task
+            try:
+                waiting_for = body.throw(error)
+            except StopIteration as ended:
+                return ended.value
+        else:
+            try:
+                waiting_for = body.send(sent)
+            except StopIteration as ended:
+                return ended.value
 
 
 def _retrieve(task: asyncio.Future[Any]) -> None:
