@@ -28,18 +28,16 @@ def current_role() -> str | None:
 def step_body(fn: F) -> F:
     """``fn`` marked as a step body while a guard is armed (clock and random are fine there);
     ``fn`` itself otherwise, so unguarded runs pay nothing."""
-    return _marked(fn, STEP)
+    return _marked(fn, STEP) if marking else fn
 
 
 def orchestration_body(fn: F) -> F:
     """``fn`` (a child context or branch body) marked as orchestration while a guard is armed:
     the sync twin runs branches on threads of their own, which inherit no context."""
-    return _marked(fn, ORCHESTRATION)
+    return _marked(fn, ORCHESTRATION) if marking else fn
 
 
 def _marked(fn: F, role: str) -> F:
-    if not marking:
-        return fn
     if inspect.iscoroutinefunction(fn):
 
         @functools.wraps(fn)

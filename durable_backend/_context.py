@@ -87,7 +87,7 @@ class _Shell:
     def _operation_logger(self, op_id: str, name: str | None, attempt: int | None) -> Logger:
         scope = self._scope
         return operation_logger(
-            self._logger.logger, scope.execution, scope.parent_id, op_id, name, attempt
+            self._logger.logger, scope.execution, scope.ids.parent_id, op_id, name, attempt
         )
 
     def _make_step_context(self, op_id: str, name: str | None, attempt: int) -> StepContext:

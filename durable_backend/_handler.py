@@ -20,7 +20,6 @@ from durable_backend._context import (
 from durable_backend._drive import AsyncRuntime, Runtime
 from durable_backend._engine import Execution, Flow, MakeExecution, invocation_flow
 from durable_backend._engine._instrumentation import PluginSet
-from durable_backend._protocol import DEADLINE_MARGIN_SECONDS
 from durable_backend._serdes import SerDes, serdes_for
 from durable_backend.plugin import DurableInstrumentationPluginFactory
 from durable_backend.plugin_discovery import load_configured_plugins
@@ -62,15 +61,13 @@ def _thread_loop() -> asyncio.AbstractEventLoop:
     return owned.loop
 
 
-def time_left(lambda_context: Any) -> Callable[[], float] | None:
-    """Seconds step bodies may still run in this invocation: the Lambda context's remaining
-    time minus a margin (None without a Lambda context, as when run locally)."""
-    remaining: Callable[[], float] | None = getattr(
+def remaining_ms(lambda_context: Any) -> Callable[[], int] | None:
+    """The Lambda context's clock of the invocation: milliseconds left before Lambda ends it
+    (None without a Lambda context, as when run locally)."""
+    remaining: Callable[[], int] | None = getattr(
         lambda_context, "get_remaining_time_in_millis", None
     )
-    if not callable(remaining):
-        return None
-    return lambda: remaining() / 1000 - DEADLINE_MARGIN_SECONDS
+    return remaining if callable(remaining) else None
 
 
 class _Settings:
@@ -161,7 +158,7 @@ class _Handler(Generic[F, B]):
             settings.input_serdes,
             settings.result_serdes,
             make_execution,
-            time_left(lambda_context),
+            remaining_ms(lambda_context),
             plugins=self._plugins if make_execution is Execution else None,
             request_id=getattr(lambda_context, "aws_request_id", None),
         )

@@ -104,17 +104,13 @@ class LoggerSlot:
         self.logger = logger
 
 
-def _replaying(execution: Execution) -> Callable[[], bool]:
-    return lambda: execution.replaying
-
-
 def context_logger(
     logger: LoggerInterface, execution: Execution, parent_id: str | None
 ) -> Logger:
     return Logger(
         logger,
         {"executionArn": execution.arn, "parentId": parent_id},
-        _replaying(execution),
+        execution.is_replaying,
     )
 
 
@@ -135,5 +131,5 @@ def operation_logger(
             "operationName": name,
             "attempt": attempt,
         },
-        _replaying(execution),
+        execution.is_replaying,
     )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from durable_backend._engine._checkpoints import CheckpointQueue
 from durable_backend._errors import NonDeterministicExecutionError
 from durable_backend._models import Operation, OperationStatus, OperationType
-from durable_backend._protocol import execution_id
+from durable_backend._protocol import DEADLINE_MARGIN_SECONDS, execution_id
 
 if TYPE_CHECKING:
     from durable_backend._engine._instrumentation import Hooks
@@ -26,8 +26,8 @@ class Execution:
         "hooks",
         "operations",
         "queue",
+        "remaining_ms",
         "replaying",
-        "time_left",
         "unawaited",
     )
 
@@ -43,10 +43,14 @@ class Execution:
         self.active_bodies = 0
         self.branches = 0  # map/parallel branches running now: callers worth batching with
         self.unawaited: dict[str, tuple[str, str | None]] = {}
-        self.time_left: Callable[[], float] | None = None
-        """Seconds this invocation may still run step bodies (None: no deadline known)."""
+        self.remaining_ms: Callable[[], int] | None = None
+        """Milliseconds before Lambda ends this invocation (None: no deadline known)."""
         self.hooks: Hooks | None = None
         """The invocation's instrumentation plugins (None: no plugin registered)."""
+
+    def is_replaying(self) -> bool:
+        """Whether the code re-runs operations the history holds: loggers are quiet then."""
+        return self.replaying
 
     @property
     def input_payload(self) -> str | None:
@@ -66,8 +70,11 @@ class Execution:
         return op
 
     def seconds_left(self) -> float | None:
-        time_left = self.time_left
-        return None if time_left is None else max(0.0, time_left())
+        """Seconds step bodies may still run: the time left, less a margin to checkpoint."""
+        remaining = self.remaining_ms
+        if remaining is None:
+            return None
+        return max(0.0, remaining() / 1000 - DEADLINE_MARGIN_SECONDS)
 
     def apply(self, operations: Iterable[Operation]) -> None:
         """Upsert a delta by Id: deltas may repeat, so applying twice changes nothing."""

@@ -151,14 +151,14 @@ def invocation_flow(
     input_serdes: SerDes[Any],
     result_serdes: SerDes[Any],
     make_execution: MakeExecution = Execution,
-    time_left: Callable[[], float] | None = None,
+    remaining_ms: Callable[[], int] | None = None,
     now_ms: Callable[[], int] = lambda: int(time.time() * 1000),
     plugins: PluginSet | None = None,
     request_id: str | None = None,
 ) -> Generator[Effect, Any, dict[str, Any]]:
     """Decode ``event``, read the rest of the operation log, run ``handler(input, root
-    context)`` and turn its outcome into the handler output. ``time_left`` says how many
-    seconds step bodies may still run before the invocation must end (deadline awareness).
+    context)`` and turn its outcome into the handler output. ``remaining_ms`` is the Lambda
+    context's clock: milliseconds before Lambda ends the invocation (deadline awareness).
     ``plugins`` observe the invocation once its input is decoded (``request_id``: Lambda's).
     The log is read with the garbage collector paused (``LogReading``)."""
     reading = LogReading()
@@ -174,7 +174,7 @@ def invocation_flow(
                 return _backend_failed(error)
         execution = make_execution(decoded.arn, decoded.token, operations)
         reading.read(len(operations))
-        execution.time_left = time_left
+        execution.remaining_ms = remaining_ms
         own_id = execution_id(execution.arn)
         root = Scope(execution, IdSequence(None))
         if execution.execution_operation is None:
