@@ -111,6 +111,14 @@ class CheckpointQueue:
         """
         if self.revoked and updates:
             raise InvocationRevoked("the invocation's checkpoint token was revoked")
+        if len(updates) == 1:  # what a step queues, twice: no list of one size to sum
+            (update,) = updates
+            size = estimated_size(update)
+            self.pending.append(update)
+            self.pending_sizes.append(size)
+            self.pending_bytes += size
+            self.queued += 1
+            return self.queued
         sizes = [estimated_size(update) for update in updates]
         self.pending.extend(updates)
         self.pending_sizes.extend(sizes)
