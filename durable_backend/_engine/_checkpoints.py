@@ -111,18 +111,11 @@ class CheckpointQueue:
         """
         if self.revoked and updates:
             raise InvocationRevoked("the invocation's checkpoint token was revoked")
-        if len(updates) == 1:  # what a step queues, twice: no list of one size to sum
-            (update,) = updates
+        for update in updates:  # most often one: what a step queues, twice
             size = estimated_size(update)
             self.pending.append(update)
             self.pending_sizes.append(size)
             self.pending_bytes += size
-            self.queued += 1
-            return self.queued
-        sizes = [estimated_size(update) for update in updates]
-        self.pending.extend(updates)
-        self.pending_sizes.extend(sizes)
-        self.pending_bytes += sum(sizes)
         self.queued += len(updates)
         return self.queued
 
