@@ -322,20 +322,8 @@ class AsyncRuntime:
         """Step a protocol flow here while it asks for nothing to wait on, as a commit that
         needs no durability does; from its first wait on, it goes on as a coroutine, returned
         to be awaited (None: it has ended)."""
-        error: BaseException | None = None
-        while True:
-            try:
-                effect = flow.send(None) if error is None else flow.throw(error)
-            except StopIteration:
-                return None
-            try:
-                pending = self._protocol(effect)
-            except BaseException as exc:
-                error = exc
-                continue
-            if pending is not None:
-                return _run_async(flow, self._protocol, pending)
-            error = None
+        pending, _ = _advance(flow, self._protocol, None, None)
+        return None if pending is None else _run_async(flow, self._protocol, pending)
 
     def _protocol(self, effect: Any) -> Awaitable[Any] | None:
         """Perform a protocol effect: at once (None), or as what to await for its answer."""
@@ -530,9 +518,8 @@ async def _run_async(
     perform: Callable[[Any], Awaitable[Any] | None],
     pending: Awaitable[Any] | None = None,
 ) -> Any:
-    """``_run`` for the async twin: what ``perform`` returns is awaited for the answer, or
-    None when it was done at once (answer None); ``pending`` answers the flow's effect in
-    hand, if it has one."""
+    """``_run`` for the async twin: what ``perform`` returns is awaited for the answer
+    (``_advance``); ``pending`` answers the flow's effect in hand, if it has one."""
     answer: Any = None
     error: BaseException | None = None
     while True:
@@ -541,15 +528,34 @@ async def _run_async(
                 answer, error = await pending, None
             except BaseException as exc:
                 answer, error = None, exc
+        pending, value = _advance(flow, perform, answer, error)
+        if pending is None:
+            return value
+        answer = error = None
+
+
+def _advance(
+    flow: Generator[Any, Any, Any],
+    perform: Callable[[Any], Awaitable[Any] | None],
+    answer: Any,
+    error: BaseException | None,
+) -> tuple[Awaitable[Any] | None, Any]:
+    """Step ``flow`` from ``answer`` (or ``error``), performing in place each effect that
+    ``perform`` does at once (it returns None; the answer is None), up to the first whose
+    answer must be awaited: ``(that awaitable, None)``, or ``(None, result)`` once it ends."""
+    while True:
         try:
             effect = flow.send(answer) if error is None else flow.throw(error)
         except StopIteration as stop:
-            return stop.value
+            return None, stop.value
         try:
             pending = perform(effect)
-            answer = error = None
         except BaseException as exc:
-            pending, answer, error = None, None, exc
+            answer, error = None, exc
+            continue
+        if pending is not None:
+            return pending, None
+        answer = error = None
 
 
 def _always() -> bool:
