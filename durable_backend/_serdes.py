@@ -64,7 +64,16 @@ def _encode_default(value: object) -> object:
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=_encode_default)
 _DECODER = json.JSONDecoder()
-json_encode = _ENCODER.encode
+
+
+def json_encode(value: Any) -> str:
+    """``json.dumps`` with our separators; an int (the commonest step result) is written as the
+    encoder writes it, without building the encoder's per-call machinery."""
+    if value.__class__ is int:
+        return int.__repr__(value)
+    return _ENCODER.encode(value)
+
+
 _raw_decode = _DECODER.raw_decode
 
 
@@ -87,7 +96,7 @@ class JsonSerDes:
     """
 
     def serialize(self, value: Any, serdes_context: SerDesContext) -> str:
-        return _ENCODER.encode(value)
+        return json_encode(value)
 
     def deserialize(self, data: str, serdes_context: SerDesContext) -> Any:
         return json_decode(data)
