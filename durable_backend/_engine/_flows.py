@@ -187,16 +187,20 @@ class Scope:
         action: OperationAction,
         sub_type: str | None,
         name: str | None,
-        **fields: Any,
+        *,
+        payload: str | None = None,
+        error: ErrorObject | None = None,
+        context_options: ContextOptions | None = None,
+        step_options: StepOptions | None = None,
+        wait_options: WaitOptions | None = None,
+        callback_options: CallbackOptions | None = None,
+        chained_invoke_options: ChainedInvokeOptions | None = None,
     ) -> OperationUpdate:
+        # positional, in field order: a step builds several of these, and keywords cost more
         return OperationUpdate(
-            id=op_id,
-            type=op_type,
-            action=action,
-            parent_id=self.ids.parent_id,
-            name=name,
-            sub_type=sub_type,
-            **fields,
+            op_id, op_type, action, self.ids.parent_id, name, sub_type, payload, error,
+            context_options, step_options, wait_options, callback_options,
+            chained_invoke_options,
         )
 
     def commit(self, updates: tuple[OperationUpdate, ...], durable: bool = True) -> Commit:

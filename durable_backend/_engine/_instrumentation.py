@@ -28,7 +28,7 @@ import inspect
 import json
 import logging
 from collections.abc import Callable, Generator, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -81,19 +81,19 @@ _HOOKS = (
 _USER_FUNCTION = frozenset({"on_user_function_start", "on_user_function_end"})
 
 
-P = ParamSpec("P")
+Q = TypeVar("Q")
 R = TypeVar("R")
 
 
 def reported(
-    make: Callable[Concatenate[Any, str, P], Generator[Any, Any, R]],
-) -> Callable[Concatenate[Any, str, P], Generator[Any, Any, R]]:
-    """Marks ``make(scope, op_id, ...)`` as an operation's flow: with plugins, its end is
+    make: Callable[[Any, str, Q], Generator[Any, Any, R]],
+) -> Callable[[Any, str, Q], Generator[Any, Any, R]]:
+    """Marks ``make(scope, op_id, request)`` as an operation's flow: with plugins, its end is
     reported once the flow ends (``Hooks.settle``); without, the flow runs as it is."""
 
     @functools.wraps(make)
-    def flow_of(scope: Any, op_id: str, /, *args: P.args, **kwargs: P.kwargs) -> Any:
-        flow = make(scope, op_id, *args, **kwargs)
+    def flow_of(scope: Any, op_id: str, request: Q, /) -> Any:
+        flow = make(scope, op_id, request)
         hooks: Hooks | None = scope.execution.hooks
         return flow if hooks is None else hooks.observe(flow, op_id)
 
