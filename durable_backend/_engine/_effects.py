@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from attrs import frozen
+from attrs import define
 
 from durable_backend._models import OperationUpdate
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from durable_backend._engine._flows import FailedAttempt, Scope
 
 
-@frozen
+@define
 class Commit:
     """Queue ``updates`` of ``execution``; when ``durable``, return only once they are
     checkpointed. The driver runs ``execution.commit(...)`` under its lock."""
@@ -33,7 +33,7 @@ class Commit:
     durable: bool = True
 
 
-@frozen
+@define
 class RunUserCode:
     """Call a step body ``fn(*args)`` (awaiting it in the async twin); answer its value or
     throw its error. The body is ``execution``'s running work: the driver counts it, and
@@ -66,7 +66,7 @@ class BodyTimedOut(Exception):
         self.recorded = recorded
 
 
-@frozen
+@define
 class RunInContext:
     """Call ``fn(child_context)`` with a context shell of the driver's own kind over ``scope``."""
 
@@ -74,7 +74,7 @@ class RunInContext:
     scope: Scope
 
 
-@frozen
+@define
 class RunBranches:
     """Run ``make_flow(i)`` for the indexes ``run.claim()`` hands out, at most ``width`` at a
     time, reporting each outcome to ``run``; answer when none runs. A width of 1: one after
@@ -90,14 +90,14 @@ class RunBranches:
         return min(self.run.count, self.max_concurrency or self.run.count)
 
 
-@frozen
+@define
 class Suspend:
     """End this invocation as PENDING once no other work is running."""
 
     reason: str
 
 
-@frozen
+@define
 class CallCheckpoint:
     """CheckpointDurableExecution with this batch; answer the service's output."""
 
@@ -106,7 +106,7 @@ class CallCheckpoint:
     updates: tuple[OperationUpdate, ...]
 
 
-@frozen
+@define
 class FetchState:
     """GetDurableExecutionState at ``marker``; answer the page."""
 
@@ -115,7 +115,7 @@ class FetchState:
     marker: str
 
 
-@frozen
+@define
 class AwaitLanding:
     """Another caller's call is in flight: wait in ``execution.queue.landings`` until a
     landing wakes this caller (answer nothing)."""
@@ -124,7 +124,7 @@ class AwaitLanding:
     ticket: int
 
 
-@frozen
+@define
 class Landed:
     """A call of ``execution`` landed (or failed): wake whom ``execution.queue.landings``
     says."""
@@ -132,7 +132,7 @@ class Landed:
     execution: Execution
 
 
-@frozen
+@define
 class SendApart:
     """A full batch waits and no caller will send it now: run ``apart_flow(execution)`` apart
     from the caller (a task, or the sync twin's timer thread) and answer at once."""
@@ -140,7 +140,7 @@ class SendApart:
     execution: Execution
 
 
-@frozen
+@define
 class LetOthersJoin:
     """Concurrent branches may be about to queue updates: let them run first, so the next call
     carries theirs too. The sync twin waits up to ``seconds`` (its threads run meanwhile); the

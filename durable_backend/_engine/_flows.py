@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable, Generator
 from typing import Any, NoReturn
 
-from attrs import frozen
+from attrs import define, frozen
 
 from durable_backend._annotations import callable_name, return_annotation
 from durable_backend._body_roles import orchestration_body, step_body
@@ -582,9 +582,10 @@ def child_context_flow(scope: Scope, op_id: str, request: ChildRequest) -> Flow:
     return child_flow(scope, op_id, child)
 
 
-@frozen
+@define
 class Child:
-    """A child context with every choice made: what the engine runs.
+    """A child context with every choice made: what the engine runs (one per map item, so
+    not frozen: a frozen class pays a call per field to build).
 
     ``internal`` bodies are flows of our own (``wait_for_callback``, a batch), run with
     ``yield from``; user bodies are run by the driver with a context shell of its kind.
