@@ -419,11 +419,15 @@ class AsyncRuntime:
         except BaseException:
             return  # the queue records a failure; whoever needs durability sees it
 
-    async def _run_in_context(self, effect: RunInContext) -> Any:
+    def _run_in_context(self, effect: RunInContext) -> Awaitable[Any] | None:
+        """The body's own awaitable, awaited by the flow's runner with no coroutine between;
+        a plain body's value, as an awaitable that has it."""
         answer = effect.fn(self.make_context(self, effect.scope))
         if type(answer) is CoroutineType or inspect.isawaitable(answer):
-            return await answer
-        return answer
+            return answer
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(answer)
+        return done
 
     async def _run_branches(self, effect: RunBranches) -> None:
         """Run branches as tasks on this loop, started in index order: at most
