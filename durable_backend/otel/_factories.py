@@ -12,27 +12,25 @@ from durable_backend.plugin import InvocationStartInfo
 _VIEW_GROUP = "durable-backend-otel-view"
 
 
-class InvocationOtelPluginFactory:
-    """Builds the per-invocation view's plugin for each invocation, with ``config``."""
+class _ViewFactory:
+    """What both views' factories share: the registration marks and the config they pass on."""
 
     __durable_registration_api__: ClassVar[int] = 1
     exclusive_group: ClassVar[str | None] = _VIEW_GROUP
 
     def __init__(self, config: OtelPluginConfig | None = None) -> None:
         self.config = config
+
+
+class InvocationOtelPluginFactory(_ViewFactory):
+    """Builds the per-invocation view's plugin for each invocation, with ``config``."""
 
     def create_plugin(self, info: InvocationStartInfo, /) -> InvocationOtelPlugin:
         return InvocationOtelPlugin(self.config)
 
 
-class ExecutionOtelPluginFactory:
+class ExecutionOtelPluginFactory(_ViewFactory):
     """Builds the per-execution view's plugin for each invocation, with ``config``."""
-
-    __durable_registration_api__: ClassVar[int] = 1
-    exclusive_group: ClassVar[str | None] = _VIEW_GROUP
-
-    def __init__(self, config: OtelPluginConfig | None = None) -> None:
-        self.config = config
 
     def create_plugin(self, info: InvocationStartInfo, /) -> ExecutionOtelPlugin:
         return ExecutionOtelPlugin(self.config)
