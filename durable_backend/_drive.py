@@ -419,7 +419,7 @@ class AsyncRuntime:
         except BaseException:
             return  # the queue records a failure; whoever needs durability sees it
 
-    def _run_in_context(self, effect: RunInContext) -> Awaitable[Any] | None:
+    def _run_in_context(self, effect: RunInContext) -> Awaitable[Any]:
         """The body's own awaitable, awaited by the flow's runner with no coroutine between;
         a plain body's value, as an awaitable that has it."""
         answer = effect.fn(self.make_context(self, effect.scope))
